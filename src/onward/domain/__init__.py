@@ -1,0 +1,3 @@
+"""
+The pure core of Onward: plan definitions, run records and the state machine.
+"""

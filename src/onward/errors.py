@@ -1,0 +1,156 @@
+"""
+The whole exception tree of Onward.
+
+::
+
+    OnwardError
+    ├── NotFoundError
+    │   ├── PlanNotFoundError
+    │   ├── RunNotFoundError
+    │   ├── AttemptNotFoundError
+    │   └── ActionNotFoundError
+    ├── ConflictError
+    │   ├── InvalidTransitionError      (the command is impossible in the current state)
+    │   ├── StaleStateError             (someone else changed the record first)
+    │   ├── IdempotencyConflictError    (a key reused with a different request)
+    │   └── PlanInUseError
+    ├── InvalidDefinitionError          (a plan, parameter set or option is invalid)
+    ├── StorageError
+    └── ActionError                     (a step's action could not be carried out)
+
+Each class's docstring is its default message; data rides on attributes so that
+the API layers can render it in their own envelopes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class OnwardError(Exception):
+    """An Onward error occurred."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        super().__init__(self.message)
+
+
+class NotFoundError(OnwardError):
+    """The resource does not exist."""
+
+
+class PlanNotFoundError(NotFoundError):
+    """Plan not found."""
+
+    def __init__(self, *, plan: str, version: int | None = None) -> None:
+        self.plan = plan
+        self.version = version
+        suffix = f" (version {version})" if version is not None else ""
+        super().__init__(f"Plan not found: {plan}{suffix}")
+
+
+class RunNotFoundError(NotFoundError):
+    """Run not found."""
+
+    def __init__(self, *, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"Run not found: {run_id}")
+
+
+class AttemptNotFoundError(NotFoundError):
+    """Attempt not found."""
+
+    def __init__(self, *, attempt_id: str) -> None:
+        self.attempt_id = attempt_id
+        super().__init__(f"Attempt not found: {attempt_id}")
+
+
+class ActionNotFoundError(NotFoundError):
+    """No action of this kind is installed."""
+
+    def __init__(self, *, action: str) -> None:
+        self.action = action
+        super().__init__(f"No action of kind {action!r} is installed")
+
+
+class ConflictError(OnwardError):
+    """The request conflicts with the current state."""
+
+
+class InvalidTransitionError(ConflictError):
+    """The command is not allowed in the current state."""
+
+    def __init__(
+        self, *, subject: str, state: str, command: str, reason: str = ""
+    ) -> None:
+        self.subject = subject
+        self.state = state
+        self.command = command
+        self.reason = reason
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"Cannot {command} {subject} in state {state!r}{detail}")
+
+
+class StaleStateError(ConflictError):
+    """The record was changed by someone else first."""
+
+    def __init__(self, *, subject: str, expected_version: int) -> None:
+        self.subject = subject
+        self.expected_version = expected_version
+        super().__init__(
+            f"{subject} was changed concurrently (expected version {expected_version})"
+        )
+
+
+class IdempotencyConflictError(ConflictError):
+    """The idempotency key was already used for a different request."""
+
+    def __init__(self, *, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"Idempotency key {key!r} was already used for another request"
+        )
+
+
+class PlanInUseError(ConflictError):
+    """The plan is used by runs and cannot be deleted."""
+
+    def __init__(self, *, plan: str) -> None:
+        self.plan = plan
+        super().__init__(f"Plan {plan!r} is used by runs and cannot be deleted")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found in a definition, located by its path."""
+
+    #: where the problem is, e.g. ``groups[1].steps[0].timeout``
+    path: str
+    #: what is wrong there
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class InvalidDefinitionError(OnwardError):
+    """The definition is invalid."""
+
+    def __init__(
+        self, problems: Sequence[Problem], *, subject: str = "definition"
+    ) -> None:
+        self.problems = tuple(problems)
+        self.subject = subject
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"Invalid {subject} ({count} {noun}):\n{lines}")
+
+
+class StorageError(OnwardError):
+    """The store could not carry out the operation."""
+
+
+class ActionError(OnwardError):
+    """The step's action could not be carried out."""

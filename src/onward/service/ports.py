@@ -1,0 +1,274 @@
+"""
+The contracts the outer packages implement: Store, Executor, ActionChecker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from onward.domain.effects import DispatchAttempt
+from onward.domain.runs import Attempt, Lane, LaneKey, Run, RunStatus
+from onward.errors import Problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanVersion:
+    """One stored version of a plan: its source text and parsed document."""
+
+    plan_id: str
+    workspace: str
+    name: str
+    version: int
+    #: the text as the author wrote it
+    source: str
+    #: ``yaml`` or ``json``
+    format: str
+    #: the parsed document (what ``parse_plan`` validated)
+    document: Mapping[str, Any]
+    #: sha256 of the canonical document; identical documents make no new version
+    digest: str
+    created_at: datetime
+    created_by: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanSummary:
+    """A plan as listed: its latest version."""
+
+    plan_id: str
+    workspace: str
+    name: str
+    latest_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    """One operator command on a run, as the audit trail keeps it."""
+
+    run_id: str
+    at: datetime
+    actor: str
+    command: str
+    reason: str = ""
+    status_before: str = ""
+    status_after: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogEntry:
+    """One line of a run's log."""
+
+    run_id: str
+    attempt_id: str | None
+    at: datetime
+    stream: str
+    line: str
+    #: position in the log, assigned by the store (0 before it is stored)
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdempotencyRecord:
+    """The first outcome of a command sent with an Idempotency-Key."""
+
+    workspace: str
+    key: str
+    command: str
+    #: digest of the request; the same key with another request is refused
+    request_digest: str
+    run_id: str
+    response: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunCommit:
+    """Everything one decision writes, saved in one transaction."""
+
+    run: Run
+    #: the version the decision was made on; 0 creates the run
+    expected_version: int
+    lanes: Mapping[LaneKey, Lane] = field(default_factory=dict)
+    attempts: Mapping[str, Attempt] = field(default_factory=dict)
+    audit: tuple[AuditEntry, ...] = ()
+    idempotency: IdempotencyRecord | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFilter:
+    """Which runs to list, newest first."""
+
+    workspace: str = "default"
+    plan_name: str | None = None
+    statuses: tuple[RunStatus, ...] = ()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    #: the last run id of the previous page
+    cursor: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunPage:
+    """One page of runs and the cursor of the next, if any."""
+
+    runs: tuple[Run, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedRun:
+    """A run's decision state as stored: the run, its lanes, its attempts in flight."""
+
+    run: Run
+    lanes: dict[LaneKey, Lane]
+    attempts: dict[str, Attempt]
+
+
+class Store(Protocol):
+    """Durable storage of plans, runs, attempts, logs and audit (the only truth)."""
+
+    async def save_plan_version(
+        self,
+        *,
+        workspace: str,
+        name: str,
+        source: str,
+        format: str,
+        document: Mapping[str, Any],
+        digest: str,
+        created_by: str,
+        now: datetime,
+    ) -> PlanVersion:
+        """Store a new version (1 for a new plan); return the latest if identical."""
+        ...
+
+    async def get_plan_version(
+        self, *, workspace: str, name: str, version: int | None = None
+    ) -> PlanVersion:
+        """Return a version (the latest by default); raise PlanNotFoundError."""
+        ...
+
+    async def list_plans(self, *, workspace: str) -> list[PlanSummary]:
+        """Return the workspace's plans by name."""
+        ...
+
+    async def list_plan_versions(
+        self, *, workspace: str, name: str
+    ) -> list[PlanVersion]:
+        """Return every version of a plan, oldest first; raise PlanNotFoundError."""
+        ...
+
+    async def delete_plan(self, *, workspace: str, name: str) -> None:
+        """Delete a plan and its versions; raise PlanInUseError if runs use it."""
+        ...
+
+    async def commit_run(self, commit: RunCommit) -> None:
+        """Save a decision atomically, compare-and-set on the run's version.
+
+        Raises:
+            StaleStateError: the stored version is not ``expected_version`` (or
+                the run exists when creating), or the idempotency key is taken.
+        """
+        ...
+
+    async def load_run(self, run_id: str) -> LoadedRun:
+        """Return the run's decision state; raise RunNotFoundError."""
+        ...
+
+    async def get_run(self, run_id: str) -> Run:
+        """Return the run record; raise RunNotFoundError."""
+        ...
+
+    async def list_runs(self, run_filter: RunFilter) -> RunPage:
+        """Return one page of runs, newest first."""
+        ...
+
+    async def list_lanes(self, run_id: str) -> list[Lane]:
+        """Return the run's started lanes in (stage, target) order."""
+        ...
+
+    async def list_attempts(self, run_id: str) -> list[Attempt]:
+        """Return every attempt of the run in the order they were queued."""
+        ...
+
+    async def get_attempt(self, attempt_id: str) -> Attempt:
+        """Return one attempt; raise AttemptNotFoundError."""
+        ...
+
+    async def step_outputs(
+        self, run_id: str, lane: LaneKey
+    ) -> dict[int, Mapping[str, Any]]:
+        """Return the output of the latest succeeded attempt of each step of a lane."""
+        ...
+
+    async def list_audit(self, run_id: str) -> list[AuditEntry]:
+        """Return the run's audit trail, oldest first."""
+        ...
+
+    async def find_idempotency(
+        self, *, workspace: str, key: str
+    ) -> IdempotencyRecord | None:
+        """Return the record kept for an idempotency key, if any."""
+        ...
+
+    async def append_logs(self, entries: Sequence[LogEntry]) -> None:
+        """Append lines to run logs."""
+        ...
+
+    async def read_logs(
+        self,
+        run_id: str,
+        *,
+        after_seq: int = 0,
+        attempt_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[LogEntry]:
+        """Return log lines after ``after_seq`` in order."""
+        ...
+
+    async def queued_attempts(self, *, limit: int = 1000) -> list[Attempt]:
+        """Return attempts waiting for a worker, oldest first."""
+        ...
+
+    async def beat(self, *, worker_id: str, name: str, now: datetime) -> None:
+        """Record that a worker is alive."""
+        ...
+
+    async def stale_attempts(self, *, heartbeat_before: datetime) -> list[Attempt]:
+        """Return running attempts whose worker has not beaten since the cutoff."""
+        ...
+
+    async def expired_approvals(self, *, now: datetime) -> list[Attempt]:
+        """Return approval attempts waiting past their deadline."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class Executor(Protocol):
+    """Runs queued attempts somewhere (in this process, or on workers)."""
+
+    async def dispatch(self, attempts: Sequence[DispatchAttempt]) -> None:
+        """Take attempts that are queued and committed; start each when it is due."""
+        ...
+
+    async def kill(self, attempt_ids: Sequence[str]) -> None:
+        """Stop running attempts now; each then reports itself cancelled."""
+        ...
+
+
+class ActionChecker(Protocol):
+    """Tells which action kinds exist and checks a step's inputs."""
+
+    def check(self, kind: str, inputs: Mapping[str, Any]) -> list[Problem]:
+        """Return the problems of a step's inputs (an unknown kind is one)."""
+        ...

@@ -1,0 +1,3 @@
+"""
+Storage adapters: SqlStore (SQLite, PostgreSQL) and MemoryStore.
+"""
