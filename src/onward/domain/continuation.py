@@ -1,5 +1,5 @@
 """
-Continue options on a halted run (retry or proceed a step, target or group) and resume-at.
+Continue options on a halted run (retry or proceed: step, target, group); resume-at.
 """
 
 from __future__ import annotations

@@ -208,8 +208,17 @@ def _close_attempt(
     if status is AttemptStatus.SUCCEEDED:
         draft.put_step(key, index, status=StepStatus.SUCCEEDED, error=None)
         _advance_unless_stopping(draft, key, index)
-    elif status is AttemptStatus.CANCELLED:
+    elif status is AttemptStatus.CANCELLED and draft.run.cancel_mode is not None:
         draft.put_step(key, index, status=StepStatus.FAILED, error=error or "cancelled")
+    elif status is AttemptStatus.CANCELLED:
+        # stopped without a cancel of the run (its worker shut down): a crash
+        _on_step_failure(
+            draft,
+            attempt,
+            AttemptStatus.INTERRUPTED,
+            error or "stopped",
+            retryable=retryable,
+        )
     else:
         _on_step_failure(
             draft, attempt, status, error or status.value, retryable=retryable

@@ -1,0 +1,63 @@
+"""
+Settings: every knob of Onward, from ONWARD_* environment variables or a TOML file.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Onward's configuration; see docs/operations.md for each setting."""
+
+    model_config = SettingsConfigDict(env_prefix="ONWARD_", extra="forbid")
+
+    #: where runs are kept: a SQLite file or PostgreSQL URL (None: the user's data dir)
+    database_url: str | None = None
+    #: address the server listens on
+    host: str = "127.0.0.1"
+    #: port the server listens on
+    port: int = Field(default=8400, ge=0, le=65535)
+    #: attempts run at once by the server's local executor
+    concurrency: int = Field(default=16, ge=1)
+    #: seconds between heartbeats (and crash checks)
+    heartbeat_interval: float = Field(default=2.0, gt=0)
+    #: seconds without a heartbeat after which a worker's attempts are interrupted
+    heartbeat_timeout: float = Field(default=15.0, gt=0)
+    #: seconds between sweeps for queued attempts nobody has taken
+    poll_interval: float = Field(default=0.5, gt=0)
+    #: seconds running steps get to finish when the server stops
+    shutdown_grace: float = Field(default=10.0, ge=0)
+    #: this process's name in heartbeats
+    worker_name: str = Field(default_factory=socket.gethostname)
+    #: log level: debug, info, warning, error
+    log_level: str = "info"
+    #: log format: console or json
+    log_format: str = "console"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read arguments, then the environment, then ONWARD_CONFIG_FILE (TOML)."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("ONWARD_CONFIG_FILE")
+        if config_file:
+            sources.append(
+                TomlConfigSettingsSource(settings_cls, toml_file=config_file)
+            )
+        return tuple(sources)

@@ -1,0 +1,3 @@
+"""
+Executors: where queued attempts run (in this process, or on Celery workers).
+"""

@@ -1,0 +1,327 @@
+"""
+Operator commands, one async method each: apply plans, start, continue, retry, cancel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from onward import errors
+from onward.domain import events
+from onward.domain.plan_schema import coerce_params, iter_steps
+from onward.domain.plans import DEFAULT_PROCEDURE, Plan
+from onward.domain.runs import CancelMode, LaneKey, Run, RunState, Trigger
+from onward.ids import new_run_id
+from onward.service.engine import Command, Engine
+from onward.service.plan_files import document_digest, load_plan_text
+from onward.service.ports import ActionChecker, IdempotencyRecord, PlanVersion
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Caller:
+    """Who sends a command, why, and under which idempotency key."""
+
+    actor: str = "operator"
+    reason: str = ""
+    idempotency_key: str | None = None
+    workspace: str = "default"
+
+
+class Commands:
+    """The use cases that change plans and runs."""
+
+    def __init__(self, *, engine: Engine, checker: ActionChecker) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self._checker = checker
+
+    def check_plan(
+        self, text: str, *, source: str = "<plan>", format: str | None = None
+    ) -> tuple[Plan, dict[str, Any]]:
+        """Validate a plan text, actions included; raise InvalidDefinitionError."""
+        plan, document = load_plan_text(text, source=source, format=format)
+        problems = [
+            errors.Problem(f"{path}.with.{problem.path}".rstrip("."), problem.message)
+            if problem.path
+            else errors.Problem(f"{path}.action", problem.message)
+            for path, step in iter_steps(plan)
+            for problem in self._checker.check(step.action, step.inputs)
+        ]
+        if problems:
+            raise errors.InvalidDefinitionError(problems, subject="plan")
+        return plan, document
+
+    async def apply_plan(
+        self,
+        text: str,
+        *,
+        source: str = "<plan>",
+        format: str | None = None,
+        caller: Caller = Caller(),
+    ) -> PlanVersion:
+        """Validate and store a plan; a changed plan gets a new version."""
+        plan, document = self.check_plan(text, source=source, format=format)
+        return await self.store.save_plan_version(
+            workspace=caller.workspace,
+            name=plan.name,
+            source=text,
+            format="json" if text.lstrip().startswith("{") else "yaml",
+            document=document,
+            digest=document_digest(document),
+            created_by=caller.actor,
+            now=self.engine.clock.now(),
+        )
+
+    async def start_run(
+        self,
+        plan_name: str,
+        *,
+        version: int | None = None,
+        procedure: str = DEFAULT_PROCEDURE,
+        params: Mapping[str, Any] | None = None,
+        params_from_strings: bool = False,
+        chain: bool = False,
+        trigger: Trigger = Trigger.MANUAL,
+        triggered_by: str = "",
+        caller: Caller = Caller(),
+    ) -> Run:
+        """Start a run of a plan version (the latest by default)."""
+        request = {
+            "plan": plan_name,
+            "version": version,
+            "procedure": procedure,
+            "params": dict(params or {}),
+            "chain": chain,
+        }
+        replay, record = await self._idempotency(caller, "start", request)
+        if replay is not None:
+            return replay
+        stored = await self.store.get_plan_version(
+            workspace=caller.workspace, name=plan_name, version=version
+        )
+        plan = await self.engine.plan_of(_pin(stored))
+        definition = plan.procedure(procedure)
+        if definition is None:
+            msg = f"plan {plan.name!r} has no procedure {procedure!r}"
+            raise errors.InvalidDefinitionError(
+                [errors.Problem("procedure", msg)], subject="run"
+            )
+        values = coerce_params(plan, params or {}, from_strings=params_from_strings)
+        run = Run(
+            run_id=new_run_id(),
+            plan_id=stored.plan_id,
+            plan_name=stored.name,
+            plan_version=stored.version,
+            procedure=procedure,
+            workspace=caller.workspace,
+            params=values,
+            created_at=self.engine.clock.now(),
+            trigger=trigger,
+            triggered_by=triggered_by or caller.actor,
+            chain=chain,
+        )
+        state = RunState(
+            run=run, plan=plan, stages=definition.stages(), lanes={}, attempts={}
+        )
+        decision = await self.engine.create(
+            state, _command(caller, "start", request, record)
+        )
+        return decision.run
+
+    async def continue_run(
+        self,
+        run_id: str,
+        option: events.ContinueOption | str,
+        *,
+        points: tuple[tuple[LaneKey, int], ...] | None = None,
+        input_overrides: Mapping[str, Any] | None = None,
+        preview_token: str | None = None,
+        caller: Caller = Caller(),
+    ) -> Run:
+        """Go on with a halted run by one of the six continue options."""
+        event = events.ContinueRequested(
+            option=parse_option(option),
+            points=points,
+            input_overrides=dict(input_overrides or {}),
+        )
+        details = {
+            "option": event.option.value,
+            "points": [[k.stage, k.target, s] for k, s in points or ()],
+            "input_overrides": dict(event.input_overrides),
+        }
+        return await self._send(
+            run_id, event, "continue", details, caller, preview_token
+        )
+
+    async def retry_run(
+        self,
+        run_id: str,
+        *,
+        preview_token: str | None = None,
+        caller: Caller = Caller(),
+    ) -> Run:
+        """Run a failed run again from each failed step."""
+        return await self._send(
+            run_id, events.RetryRequested(), "retry", {}, caller, preview_token
+        )
+
+    async def cancel_run(
+        self, run_id: str, *, force: bool = False, caller: Caller = Caller()
+    ) -> Run:
+        """Cancel a run: gracefully, or killing running attempts."""
+        mode = CancelMode.FORCE if force else CancelMode.GRACEFUL
+        return await self._send(
+            run_id,
+            events.CancelRequested(mode=mode),
+            "cancel",
+            {"mode": mode.value},
+            caller,
+        )
+
+    async def resume_run(
+        self, run_id: str, *, lane: LaneKey, step: int, caller: Caller = Caller()
+    ) -> Run:
+        """Resume a halted target at a chosen step."""
+        event = events.ResumeRequested(lane=lane, step=step)
+        details = {"stage": lane.stage, "target": lane.target, "step": step}
+        return await self._send(run_id, event, "resume", details, caller)
+
+    async def decide_approval(
+        self,
+        run_id: str,
+        *,
+        approved: bool,
+        attempt_id: str | None = None,
+        comment: str = "",
+        caller: Caller = Caller(),
+    ) -> Run:
+        """Approve or reject a waiting approval (the only one, or the named one)."""
+        state = await self.engine.state(run_id)
+        waiting = sorted(a.attempt_id for a in state.attempts.values() if a.approval)
+        chosen = attempt_id or (waiting[0] if len(waiting) == 1 else None)
+        if chosen is None:
+            reason = (
+                "no approval is waiting"
+                if not waiting
+                else f"{len(waiting)} approvals wait; name one: {', '.join(waiting)}"
+            )
+            raise errors.InvalidTransitionError(
+                subject=f"run {run_id}",
+                state=state.run.status.value,
+                command="approve" if approved else "reject",
+                reason=reason,
+            )
+        event = events.ApprovalDecided(
+            attempt_id=chosen, approved=approved, comment=comment
+        )
+        name = "approve" if approved else "reject"
+        return await self._send(
+            run_id, event, name, {"attempt_id": chosen, "comment": comment}, caller
+        )
+
+    async def _send(
+        self,
+        run_id: str,
+        event: events.Event,
+        name: str,
+        details: dict[str, Any],
+        caller: Caller,
+        preview_token: str | None = None,
+    ) -> Run:
+        request = {"run_id": run_id, **details}
+        replay, record = await self._idempotency(caller, name, request)
+        if replay is not None:
+            return replay
+        state = await self.engine.state(run_id)
+        if state.run.workspace != caller.workspace:
+            raise errors.RunNotFoundError(run_id=run_id)
+        if preview_token is not None and preview_token != preview_token_of(state):
+            raise errors.StaleStateError(
+                subject=f"Run {run_id} (preview)",
+                expected_version=_token_version(preview_token),
+            )
+        decision = await self.engine.apply(
+            run_id, event, _command(caller, name, details, record)
+        )
+        return decision.run
+
+    async def _idempotency(
+        self, caller: Caller, name: str, request: Mapping[str, Any]
+    ) -> tuple[Run | None, IdempotencyRecord | None]:
+        if caller.idempotency_key is None:
+            return None, None
+        digest = _digest({"command": name, **request})
+        found = await self.store.find_idempotency(
+            workspace=caller.workspace, key=caller.idempotency_key
+        )
+        if found is not None:
+            if found.request_digest != digest:
+                raise errors.IdempotencyConflictError(key=caller.idempotency_key)
+            return await self.store.get_run(found.run_id), None
+        record = IdempotencyRecord(
+            workspace=caller.workspace,
+            key=caller.idempotency_key,
+            command=name,
+            request_digest=digest,
+            run_id="",
+            created_at=self.engine.clock.now(),
+        )
+        return None, record
+
+
+def parse_option(option: events.ContinueOption | str) -> events.ContinueOption:
+    """Return the continue option named by ``option``; raise InvalidDefinitionError."""
+    try:
+        return events.ContinueOption(option)
+    except ValueError:
+        known = ", ".join(o.value for o in events.ContinueOption)
+        msg = f"unknown continue option {option!r}; expected one of: {known}"
+        raise errors.InvalidDefinitionError(
+            [errors.Problem("option", msg)], subject="continue request"
+        ) from None
+
+
+def preview_token_of(state: RunState) -> str:
+    """Return the token that proves a preview was made on this state of the run."""
+    return f"{state.run.run_id}.v{state.run.version}"
+
+
+def _token_version(token: str) -> int:
+    _, _, version = token.rpartition(".v")
+    return int(version) if version.isdigit() else -1
+
+
+def _pin(stored: PlanVersion) -> Run:
+    """A stand-in run record that names a plan version, to load the plan through."""
+    return Run(
+        run_id="",
+        plan_id=stored.plan_id,
+        plan_name=stored.name,
+        plan_version=stored.version,
+        workspace=stored.workspace,
+        created_at=stored.created_at,
+    )
+
+
+def _command(
+    caller: Caller,
+    name: str,
+    details: Mapping[str, Any],
+    record: IdempotencyRecord | None,
+) -> Command:
+    return Command(
+        actor=caller.actor,
+        name=name,
+        reason=caller.reason,
+        details=dict(details),
+        idempotency=record,
+    )
+
+
+def _digest(request: Mapping[str, Any]) -> str:
+    canonical = json.dumps(request, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,253 @@
+"""
+The engine: the only code that writes run state.
+
+Every change to a run goes through ``Engine.apply``: load the run's state
+(cached), ``decide``, save the decision with compare-and-set, then carry out
+its effects. A lost race reloads the state and decides again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Final
+
+import structlog
+
+from onward import errors
+from onward.clock import Clock
+from onward.domain import effects, events, machine
+from onward.domain.plan_schema import parse_plan
+from onward.domain.plans import Plan
+from onward.domain.runs import Run, RunState
+from onward.service.ports import (
+    AuditEntry,
+    Executor,
+    IdempotencyRecord,
+    RunCommit,
+    Store,
+)
+
+_log = structlog.get_logger("onward.engine")
+
+#: how many times a decision is re-made after losing a compare-and-set race
+_MAX_RACES: Final = 20
+#: how many runs' states stay cached
+_CACHE_SIZE: Final = 512
+
+#: called after a decision is saved (the in-process change feed)
+Listener = Callable[[Run, effects.Decision], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """Who asks what, for the audit trail and idempotency."""
+
+    actor: str = "system"
+    name: str = ""
+    reason: str = ""
+    details: dict[str, object] | None = None
+    idempotency: IdempotencyRecord | None = None
+
+
+class Engine:
+    """Applies events to runs: decide, save with compare-and-set, carry out."""
+
+    def __init__(self, *, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._executor: Executor | None = None
+        self._states: OrderedDict[str, RunState] = OrderedDict()
+        self._plans: dict[tuple[str, str, int], Plan] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._listeners: list[Listener] = []
+
+    def attach_executor(self, executor: Executor) -> None:
+        """Send dispatched and killed attempts to ``executor``."""
+        self._executor = executor
+
+    def listen(self, listener: Listener) -> None:
+        """Call ``listener`` after each saved decision."""
+        self._listeners.append(listener)
+
+    async def plan_of(self, run: Run) -> Plan:
+        """Return the plan version a run is pinned to."""
+        key = (run.workspace, run.plan_name, run.plan_version)
+        plan = self._plans.get(key)
+        if plan is None:
+            stored = await self.store.get_plan_version(
+                workspace=run.workspace, name=run.plan_name, version=run.plan_version
+            )
+            plan = self._plans[key] = parse_plan(stored.document)
+        return plan
+
+    async def create(self, state: RunState, command: Command) -> effects.Decision:
+        """Save a new run and start it, in one transaction."""
+        fresh = machine.new_run_state(state)
+        decision = machine.decide(fresh, events.StartRequested(), now=self.clock.now())
+        await self._save(fresh, decision, command, expected_version=0)
+        self._plans[
+            (state.run.workspace, state.run.plan_name, state.run.plan_version)
+        ] = state.plan
+        await self._after(fresh, decision)
+        return decision
+
+    async def apply(
+        self, run_id: str, event: events.Event, command: Command | None = None
+    ) -> effects.Decision:
+        """Decide ``event`` for the run and save the outcome; retry lost races."""
+        async with self._lock(run_id):
+            for _ in range(_MAX_RACES):
+                cached = run_id in self._states
+                state = await self.state(run_id)
+                try:
+                    decision = machine.decide(state, event, now=self.clock.now())
+                except errors.InvalidTransitionError:
+                    # another process may have moved the run on since it was cached
+                    if not cached:
+                        raise
+                    self.forget(run_id)
+                    continue
+                try:
+                    await self._save(
+                        state,
+                        decision,
+                        command or Command(),
+                        expected_version=state.run.version,
+                    )
+                except errors.StaleStateError:
+                    self._states.pop(run_id, None)
+                    if command is not None and command.idempotency is not None:
+                        raise
+                    continue
+                await self._after(state, decision)
+                return decision
+        msg = f"run {run_id} kept changing under the engine; gave up"
+        raise errors.StorageError(msg)
+
+    async def state(self, run_id: str) -> RunState:
+        """Return the run's decision state (from the cache when current)."""
+        state = self._states.get(run_id)
+        if state is not None:
+            self._states.move_to_end(run_id)
+            return state
+        loaded = await self.store.load_run(run_id)
+        plan = await self.plan_of(loaded.run)
+        definition = plan.procedure(loaded.run.procedure)
+        if definition is None:
+            msg = f"plan {plan.name} has no procedure {loaded.run.procedure!r}"
+            raise errors.StorageError(msg)
+        state = RunState(
+            run=loaded.run,
+            plan=plan,
+            stages=definition.stages(),
+            lanes=loaded.lanes,
+            attempts=loaded.attempts,
+        )
+        self._remember(state)
+        return state
+
+    def forget(self, run_id: str) -> None:
+        """Drop a run's cached state (another process may have changed it)."""
+        self._states.pop(run_id, None)
+
+    async def _save(
+        self,
+        state: RunState,
+        decision: effects.Decision,
+        command: Command,
+        *,
+        expected_version: int,
+    ) -> None:
+        audit: tuple[AuditEntry, ...] = ()
+        if command.name:
+            audit = (
+                AuditEntry(
+                    run_id=decision.run.run_id,
+                    at=self.clock.now(),
+                    actor=command.actor,
+                    command=command.name,
+                    reason=command.reason,
+                    status_before=state.run.status.value if expected_version else "",
+                    status_after=decision.run.status.value,
+                    details=dict(command.details or {}),
+                ),
+            )
+        idempotency = command.idempotency
+        if idempotency is not None:
+            idempotency = replace(idempotency, run_id=decision.run.run_id)
+        await self.store.commit_run(
+            RunCommit(
+                run=decision.run,
+                expected_version=expected_version,
+                lanes=decision.lanes,
+                attempts=decision.attempts,
+                audit=audit,
+                idempotency=idempotency,
+            )
+        )
+
+    async def _after(self, state: RunState, decision: effects.Decision) -> None:
+        self._remember(_applied(state, decision))
+        await self._carry_out(decision)
+        for listener in self._listeners:
+            outcome = listener(decision.run, decision)
+            if outcome is not None:
+                await outcome
+
+    async def _carry_out(self, decision: effects.Decision) -> None:
+        dispatch: list[effects.DispatchAttempt] = []
+        kill: list[str] = []
+        for effect in decision.effects:
+            if isinstance(effect, effects.DispatchAttempt):
+                dispatch.append(effect)
+            elif isinstance(effect, effects.KillAttempt):
+                kill.append(effect.attempt_id)
+            else:
+                _log.info(f"run.{effect.status.value}", run_id=effect.run_id)
+        if self._executor is not None:
+            if dispatch:
+                await self._executor.dispatch(dispatch)
+            if kill:
+                await self._executor.kill(kill)
+
+    def _remember(self, state: RunState) -> None:
+        self._states[state.run.run_id] = state
+        self._states.move_to_end(state.run.run_id)
+        while len(self._states) > _CACHE_SIZE:
+            self._states.popitem(last=False)
+
+    def _lock(self, run_id: str) -> asyncio.Lock:
+        lock = self._locks.get(run_id)
+        if lock is None:
+            lock = self._locks[run_id] = asyncio.Lock()
+        return lock
+
+
+def _applied(state: RunState, decision: effects.Decision) -> RunState:
+    """Apply a saved decision to a cached state in place (the cache owns its dicts)."""
+    lanes = dict(state.lanes) if not isinstance(state.lanes, dict) else state.lanes
+    attempts = (
+        dict(state.attempts) if not isinstance(state.attempts, dict) else state.attempts
+    )
+    lanes.update(decision.lanes)
+    for attempt_id, attempt in decision.attempts.items():
+        if attempt.status.is_in_flight:
+            attempts[attempt_id] = attempt
+        else:
+            attempts.pop(attempt_id, None)
+    return replace(state, run=decision.run, lanes=lanes, attempts=attempts)
+
+
+async def apply_all(engine: Engine, items: Sequence[tuple[str, events.Event]]) -> None:
+    """Apply several events, each to its run, ignoring ones no longer possible."""
+    for run_id, event in items:
+        try:
+            await engine.apply(run_id, event)
+        except errors.InvalidTransitionError:
+            _log.info("event.dropped", run_id=run_id, event=type(event).__name__)
