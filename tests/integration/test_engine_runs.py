@@ -88,7 +88,7 @@ async def test_a_failing_critical_step_halts_and_proceed_step_finishes_the_run(
     runtime: Runtime,
     apply_plan: Callable[[str], object],
 ) -> None:
-    """A failed critical shell step halts the run; proceed-step ends it with a warning."""
+    """A failed critical step halts the run; proceed-step ends it with a warning."""
     await apply_plan("test {{ target.name }} != w2")  # type: ignore[misc]
     run = await runtime.commands.start_run("web")
     await settle(runtime)
