@@ -17,7 +17,7 @@ from onward.domain.plans import DEFAULT_PROCEDURE, Plan
 from onward.domain.runs import CancelMode, LaneKey, Run, RunState, Trigger
 from onward.ids import new_run_id
 from onward.service.engine import Command, Engine
-from onward.service.plan_files import document_digest, load_plan_text
+from onward.service.plan_files import detect_format, document_digest, load_plan_text
 from onward.service.ports import ActionChecker, IdempotencyRecord, PlanVersion
 
 
@@ -69,7 +69,7 @@ class Commands:
             workspace=caller.workspace,
             name=plan.name,
             source=text,
-            format="json" if text.lstrip().startswith("{") else "yaml",
+            format=detect_format(text, format),
             document=document,
             digest=document_digest(document),
             created_by=caller.actor,

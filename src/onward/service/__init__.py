@@ -1,0 +1,3 @@
+"""
+Use cases: load, decide, save state and effects in one transaction.
+"""
