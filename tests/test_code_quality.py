@@ -17,8 +17,12 @@ def run_tool(*command: str) -> subprocess.CompletedProcess[str]:
     """Run a tool from this environment at the project root and capture its output."""
     return subprocess.run(
         [str(BIN / command[0]), *command[1:]],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-        env={**os.environ, "NO_COLOR": "1"}, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=600,
     )
 
 

@@ -4,9 +4,9 @@ Storage adapters: SqlStore (SQLite, PostgreSQL) and MemoryStore.
 ``open_store(url)`` is the entry point of composition roots: it accepts
 ``sqlite:///path``, a bare filesystem path (a SQLite file) or
 ``postgresql://...`` / ``postgres://...`` (psycopg 3), and migrates the schema
-to the latest revision. Without a URL, the database is the one named by the
-environment variable ``ONWARD_DATABASE_URL``, else the SQLite file
-``onward.db`` in the user's data directory (see :func:`default_database_url`).
+to the latest revision. ``default_database_url()`` names the database to use
+when none is given: the environment variable ``ONWARD_DATABASE_URL`` if set,
+else the SQLite file ``onward.db`` in the user's data directory.
 """
 
 from __future__ import annotations
@@ -58,10 +58,7 @@ def open_store(url: str, *, migrate: bool = True) -> SqlStore:
     Raises:
         StorageError: the database could not be reached or migrated.
     """
-    url = _prepare(url)
-    if migrate:
-        upgrade(url)
-    return SqlStore(url)
+    return SqlStore(_prepare(url), migrate=migrate)
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -170,8 +170,9 @@ class MemoryStore:
             for run in sorted(self._runs.values(), key=lambda r: r.run_id, reverse=True)
             if _matches(run, run_filter)
         ]
-        page = selected[: run_filter.limit]
-        more = len(selected) > run_filter.limit
+        limit = max(run_filter.limit, 0)
+        page = selected[:limit]
+        more = len(selected) > limit and bool(page)
         return RunPage(runs=tuple(page), next_cursor=page[-1].run_id if more else None)
 
     async def list_lanes(self, run_id: str) -> list[Lane]:

@@ -1,0 +1,321 @@
+"""
+Row <-> record mapping for the tables of ``tables.py`` (from_row/to_row), nothing else.
+
+``*_to_row`` returns the column values of one record as a dict ready for an
+INSERT; ``*_from_row`` takes a row mapping (``result.mappings()``) and returns
+the record. Nested records are JSON: lists of plain dicts and lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from onward.domain.runs import (
+    Attempt,
+    AttemptStatus,
+    CancelMode,
+    HaltPoint,
+    Lane,
+    LaneKey,
+    Run,
+    RunStatus,
+    StageProgress,
+    StepState,
+    StepStatus,
+    TargetStatus,
+    Trigger,
+)
+from onward.service.ports import (
+    AuditEntry,
+    IdempotencyRecord,
+    LogEntry,
+    PlanSummary,
+    PlanVersion,
+)
+
+#: one row of a result, as ``result.mappings()`` gives it
+Row = RowMapping
+
+
+def plan_version_from_row(row: Row) -> PlanVersion:
+    """Return a plan version from a row of plan_versions joined with plans."""
+    return PlanVersion(
+        plan_id=row["plan_id"],
+        workspace=row["workspace"],
+        name=row["name"],
+        version=row["version"],
+        source=row["source"],
+        format=row["format"],
+        document=row["document"],
+        digest=row["digest"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+    )
+
+
+def plan_summary_from_row(row: Row) -> PlanSummary:
+    """Return a plan summary from a plans row with its latest version and time."""
+    return PlanSummary(
+        plan_id=row["plan_id"],
+        workspace=row["workspace"],
+        name=row["name"],
+        latest_version=row["latest_version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def run_to_row(run: Run) -> dict[str, Any]:
+    """Return the runs row of a run."""
+    return {
+        "run_id": run.run_id,
+        "workspace": run.workspace,
+        "plan_id": run.plan_id,
+        "plan_name": run.plan_name,
+        "plan_version": run.plan_version,
+        "procedure": run.procedure,
+        "status": run.status.value,
+        "params": dict(run.params),
+        "version": run.version,
+        "run_attempt": run.run_attempt,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "stages": [_stage_to_json(stage) for stage in run.stages],
+        "halt_points": [_halt_point_to_json(point) for point in run.halt_points],
+        "holding": run.holding,
+        "failing": run.failing,
+        "cancel_mode": run.cancel_mode.value if run.cancel_mode is not None else None,
+        "ready": [[key.stage, key.target] for key in run.ready],
+        "warnings": run.warnings,
+        "trigger": run.trigger.value,
+        "triggered_by": run.triggered_by,
+        "chain": run.chain,
+    }
+
+
+def run_from_row(row: Row) -> Run:
+    """Return the run of a runs row."""
+    cancel_mode = row["cancel_mode"]
+    return Run(
+        run_id=row["run_id"],
+        workspace=row["workspace"],
+        plan_id=row["plan_id"],
+        plan_name=row["plan_name"],
+        plan_version=row["plan_version"],
+        procedure=row["procedure"],
+        status=RunStatus(row["status"]),
+        params=row["params"],
+        version=row["version"],
+        run_attempt=row["run_attempt"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        stages=tuple(_stage_from_json(stage) for stage in row["stages"]),
+        halt_points=tuple(_halt_point_from_json(point) for point in row["halt_points"]),
+        holding=row["holding"],
+        failing=row["failing"],
+        cancel_mode=CancelMode(cancel_mode) if cancel_mode is not None else None,
+        ready=tuple(LaneKey(stage, target) for stage, target in row["ready"]),
+        warnings=row["warnings"],
+        trigger=Trigger(row["trigger"]),
+        triggered_by=row["triggered_by"],
+        chain=row["chain"],
+    )
+
+
+def lane_to_row(run_id: str, key: LaneKey, lane: Lane) -> dict[str, Any]:
+    """Return the lanes row of a run's lane stored under ``key``."""
+    return {
+        "run_id": run_id,
+        "stage": key.stage,
+        "target": key.target,
+        "status": lane.status.value,
+        "cursor": lane.cursor,
+        "steps": [_step_to_json(step) for step in lane.steps],
+        "halted": lane.halted,
+    }
+
+
+def lane_from_row(row: Row) -> Lane:
+    """Return the lane of a lanes row."""
+    return Lane(
+        key=LaneKey(row["stage"], row["target"]),
+        status=TargetStatus(row["status"]),
+        cursor=row["cursor"],
+        steps=tuple(_step_from_json(step) for step in row["steps"]),
+        halted=row["halted"],
+    )
+
+
+def attempt_to_row(attempt_id: str, attempt: Attempt, *, seq: int) -> dict[str, Any]:
+    """Return the attempts row of an attempt stored under ``attempt_id`` at ``seq``."""
+    return {
+        "attempt_id": attempt_id,
+        "run_id": attempt.run_id,
+        "seq": seq,
+        "stage": attempt.lane.stage,
+        "target": attempt.lane.target,
+        "step": attempt.step,
+        "number": attempt.number,
+        "run_attempt": attempt.run_attempt,
+        "status": attempt.status.value,
+        "queued_at": attempt.queued_at,
+        "not_before": attempt.not_before,
+        "started_at": attempt.started_at,
+        "finished_at": attempt.finished_at,
+        "worker_id": attempt.worker_id,
+        "approval": attempt.approval,
+        "deadline_at": attempt.deadline_at,
+        "queue": attempt.queue,
+        "error": attempt.error,
+        "output": dict(attempt.output),
+        "input_overrides": dict(attempt.input_overrides),
+    }
+
+
+def attempt_from_row(row: Row) -> Attempt:
+    """Return the attempt of an attempts row."""
+    return Attempt(
+        attempt_id=row["attempt_id"],
+        run_id=row["run_id"],
+        lane=LaneKey(row["stage"], row["target"]),
+        step=row["step"],
+        number=row["number"],
+        run_attempt=row["run_attempt"],
+        status=AttemptStatus(row["status"]),
+        queued_at=row["queued_at"],
+        not_before=row["not_before"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        worker_id=row["worker_id"],
+        approval=row["approval"],
+        deadline_at=row["deadline_at"],
+        queue=row["queue"],
+        error=row["error"],
+        output=row["output"],
+        input_overrides=row["input_overrides"],
+    )
+
+
+def audit_to_row(entry: AuditEntry) -> dict[str, Any]:
+    """Return the audit row of an audit entry."""
+    return {
+        "run_id": entry.run_id,
+        "at": entry.at,
+        "actor": entry.actor,
+        "command": entry.command,
+        "reason": entry.reason,
+        "status_before": entry.status_before,
+        "status_after": entry.status_after,
+        "details": dict(entry.details),
+    }
+
+
+def audit_from_row(row: Row) -> AuditEntry:
+    """Return the audit entry of an audit row."""
+    return AuditEntry(
+        run_id=row["run_id"],
+        at=row["at"],
+        actor=row["actor"],
+        command=row["command"],
+        reason=row["reason"],
+        status_before=row["status_before"],
+        status_after=row["status_after"],
+        details=row["details"],
+    )
+
+
+def log_to_row(entry: LogEntry) -> dict[str, Any]:
+    """Return the logs row of a log line (its ``seq`` is assigned by the database)."""
+    return {
+        "run_id": entry.run_id,
+        "attempt_id": entry.attempt_id,
+        "at": entry.at,
+        "stream": entry.stream,
+        "line": entry.line,
+    }
+
+
+def log_from_row(row: Row) -> LogEntry:
+    """Return the log line of a logs row."""
+    return LogEntry(
+        run_id=row["run_id"],
+        attempt_id=row["attempt_id"],
+        at=row["at"],
+        stream=row["stream"],
+        line=row["line"],
+        seq=row["seq"],
+    )
+
+
+def idempotency_to_row(record: IdempotencyRecord) -> dict[str, Any]:
+    """Return the idempotency row of an idempotency record."""
+    return {
+        "workspace": record.workspace,
+        "key": record.key,
+        "command": record.command,
+        "request_digest": record.request_digest,
+        "run_id": record.run_id,
+        "response": dict(record.response),
+        "created_at": record.created_at,
+    }
+
+
+def idempotency_from_row(row: Row) -> IdempotencyRecord:
+    """Return the idempotency record of an idempotency row."""
+    return IdempotencyRecord(
+        workspace=row["workspace"],
+        key=row["key"],
+        command=row["command"],
+        request_digest=row["request_digest"],
+        run_id=row["run_id"],
+        response=row["response"],
+        created_at=row["created_at"],
+    )
+
+
+def _stage_to_json(stage: StageProgress) -> dict[str, int]:
+    return {"next_target": stage.next_target, "active": stage.active}
+
+
+def _stage_from_json(data: Mapping[str, int]) -> StageProgress:
+    return StageProgress(next_target=data["next_target"], active=data["active"])
+
+
+def _halt_point_to_json(point: HaltPoint) -> dict[str, Any]:
+    return {
+        "stage": point.lane.stage,
+        "target": point.lane.target,
+        "step": point.step,
+        "error": point.error,
+    }
+
+
+def _halt_point_from_json(data: Mapping[str, Any]) -> HaltPoint:
+    return HaltPoint(
+        lane=LaneKey(data["stage"], data["target"]),
+        step=data["step"],
+        error=data["error"],
+    )
+
+
+def _step_to_json(step: StepState) -> dict[str, Any]:
+    return {
+        "status": step.status.value,
+        "tries": step.tries,
+        "attempts": step.attempts,
+        "error": step.error,
+    }
+
+
+def _step_from_json(data: Mapping[str, Any]) -> StepState:
+    return StepState(
+        status=StepStatus(data["status"]),
+        tries=data["tries"],
+        attempts=data["attempts"],
+        error=data["error"],
+    )

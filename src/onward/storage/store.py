@@ -1,0 +1,285 @@
+"""
+SqlStore: the Store on SQLite or PostgreSQL, with Core statements and compare-and-set.
+
+Every public method is one transaction, run from start to end on a worker
+thread of the store's own executor (one hop per call, not per statement): a
+sync engine on a thread is faster than an async driver for the many short
+transactions an engine makes. SQLite gets one thread, since its writes are
+serialised anyway; PostgreSQL gets a few. The statements live in ``_plans``,
+``_runs`` and ``_work``, one module per concern.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Engine
+
+from onward import errors
+from onward.domain.runs import Attempt, Lane, LaneKey, Run
+from onward.service.ports import (
+    AuditEntry,
+    IdempotencyRecord,
+    LoadedRun,
+    LogEntry,
+    PlanSummary,
+    PlanVersion,
+    RunCommit,
+    RunFilter,
+    RunPage,
+)
+from onward.storage import _engine, _plans, _runs, _schema, _work
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+#: worker threads (and pooled connections) for PostgreSQL
+DEFAULT_POSTGRES_THREADS: Final = 4
+
+
+class SqlStore:
+    """Keeps plans, runs, attempts, logs and audit in a SQL database (the only truth).
+
+    Args:
+        url: a database URL or a SQLite file's path (see ``open_store``).
+        threads: worker threads, and pooled connections; default 1 for SQLite
+            and :data:`DEFAULT_POSTGRES_THREADS` for PostgreSQL.
+        migrate: migrate the schema to the latest revision first; without it
+            the schema must exist (``onward db upgrade``).
+
+    Raises:
+        StorageError: ``migrate`` was asked for and the migration failed.
+    """
+
+    def __init__(
+        self, url: str, *, threads: int | None = None, migrate: bool = False
+    ) -> None:
+        url = _engine.normalise_url(url)
+        if threads is None:
+            threads = 1 if _engine.is_sqlite(url) else DEFAULT_POSTGRES_THREADS
+        self._engine = _engine.create_engine(url, pool_size=threads)
+        if migrate:
+            # on the store's own engine: an in-memory SQLite database is not shared
+            try:
+                _schema.migrate_engine(self._engine, "head", down=False)
+            except errors.StorageError:
+                self._engine.dispose()
+                raise
+        self._executor = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix="onward-db"
+        )
+        self._closed = False
+
+    @property
+    def engine(self) -> Engine:
+        """The engine the store runs its statements on."""
+        return self._engine
+
+    async def save_plan_version(
+        self,
+        *,
+        workspace: str,
+        name: str,
+        source: str,
+        format: str,
+        document: Mapping[str, Any],
+        digest: str,
+        created_by: str,
+        now: datetime,
+    ) -> PlanVersion:
+        """Store a new version (1 for a new plan); return the latest if identical."""
+        return await self._write(
+            _plans.save_plan_version,
+            workspace=workspace,
+            name=name,
+            source=source,
+            format=format,
+            document=document,
+            digest=digest,
+            created_by=created_by,
+            now=now,
+        )
+
+    async def get_plan_version(
+        self, *, workspace: str, name: str, version: int | None = None
+    ) -> PlanVersion:
+        """Return a version (the latest by default); raise PlanNotFoundError."""
+        return await self._read(
+            _plans.get_plan_version, workspace=workspace, name=name, version=version
+        )
+
+    async def list_plans(self, *, workspace: str) -> list[PlanSummary]:
+        """Return the workspace's plans by name."""
+        return await self._read(_plans.list_plans, workspace=workspace)
+
+    async def list_plan_versions(
+        self, *, workspace: str, name: str
+    ) -> list[PlanVersion]:
+        """Return every version of a plan, oldest first; raise PlanNotFoundError."""
+        return await self._read(
+            _plans.list_plan_versions, workspace=workspace, name=name
+        )
+
+    async def delete_plan(self, *, workspace: str, name: str) -> None:
+        """Delete a plan and its versions; raise PlanInUseError if runs use it."""
+        await self._write(_plans.delete_plan, workspace=workspace, name=name)
+
+    async def commit_run(self, commit: RunCommit) -> None:
+        """Save a decision atomically, compare-and-set on the run's version.
+
+        Raises:
+            StaleStateError: the stored version is not ``expected_version`` (or
+                the run exists when creating), or the idempotency key is taken.
+        """
+        await self._write(_runs.commit_run, commit)
+
+    async def load_run(self, run_id: str) -> LoadedRun:
+        """Return the run's decision state; raise RunNotFoundError."""
+        return await self._read(_runs.load_run, run_id)
+
+    async def get_run(self, run_id: str) -> Run:
+        """Return the run record; raise RunNotFoundError."""
+        return await self._read(_runs.get_run, run_id)
+
+    async def list_runs(self, run_filter: RunFilter) -> RunPage:
+        """Return one page of runs, newest first."""
+        return await self._read(_runs.list_runs, run_filter)
+
+    async def list_lanes(self, run_id: str) -> list[Lane]:
+        """Return the run's started lanes in (stage, target) order."""
+        return await self._read(_runs.list_lanes, run_id)
+
+    async def list_attempts(self, run_id: str) -> list[Attempt]:
+        """Return every attempt of the run in the order they were queued."""
+        return await self._read(_runs.list_attempts, run_id)
+
+    async def get_attempt(self, attempt_id: str) -> Attempt:
+        """Return one attempt; raise AttemptNotFoundError."""
+        return await self._read(_runs.get_attempt, attempt_id)
+
+    async def step_outputs(
+        self, run_id: str, lane: LaneKey
+    ) -> dict[int, Mapping[str, Any]]:
+        """Return the output of the latest succeeded attempt of each step of a lane."""
+        return await self._read(_runs.step_outputs, run_id, lane)
+
+    async def list_audit(self, run_id: str) -> list[AuditEntry]:
+        """Return the run's audit trail, oldest first."""
+        return await self._read(_runs.list_audit, run_id)
+
+    async def find_idempotency(
+        self, *, workspace: str, key: str
+    ) -> IdempotencyRecord | None:
+        """Return the record kept for an idempotency key, if any."""
+        return await self._read(_runs.find_idempotency, workspace=workspace, key=key)
+
+    async def append_logs(self, entries: Sequence[LogEntry]) -> None:
+        """Append lines to run logs."""
+        if entries:
+            await self._write(_work.append_logs, entries)
+
+    async def read_logs(
+        self,
+        run_id: str,
+        *,
+        after_seq: int = 0,
+        attempt_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[LogEntry]:
+        """Return log lines after ``after_seq`` in order."""
+        return await self._read(
+            _work.read_logs,
+            run_id,
+            after_seq=after_seq,
+            attempt_id=attempt_id,
+            limit=limit,
+        )
+
+    async def queued_attempts(self, *, limit: int = 1000) -> list[Attempt]:
+        """Return attempts waiting for a worker, oldest first."""
+        return await self._read(_work.queued_attempts, limit=limit)
+
+    async def beat(self, *, worker_id: str, name: str, now: datetime) -> None:
+        """Record that a worker is alive."""
+        await self._write(_work.beat, worker_id=worker_id, name=name, now=now)
+
+    async def stale_attempts(self, *, heartbeat_before: datetime) -> list[Attempt]:
+        """Return running attempts whose worker has not beaten since the cutoff."""
+        return await self._read(_work.stale_attempts, heartbeat_before=heartbeat_before)
+
+    async def expired_approvals(self, *, now: datetime) -> list[Attempt]:
+        """Return approval attempts waiting past their deadline."""
+        return await self._read(_work.expired_approvals, now=now)
+
+    async def close(self) -> None:
+        """Close the database connections and stop the worker threads; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._engine.dispose)
+        self._executor.shutdown(wait=True)
+
+    async def _read(
+        self,
+        statements: Callable[Concatenate[Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        return await self._call(statements, False, *args, **kwargs)
+
+    async def _write(
+        self,
+        statements: Callable[Concatenate[Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        return await self._call(statements, True, *args, **kwargs)
+
+    async def _call(
+        self,
+        statements: Callable[Concatenate[Connection, _P], _T],
+        write: bool,
+        /,
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """Run ``statements`` in one transaction on a worker thread."""
+        if self._closed:
+            msg = "The store is closed"
+            raise errors.StorageError(msg)
+        job = functools.partial(
+            _in_transaction, self._engine, statements, write, *args, **kwargs
+        )
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        except exc.SQLAlchemyError as error:
+            raise errors.StorageError(_describe(error, statements)) from error
+
+
+def _in_transaction(
+    engine: Engine,
+    statements: Callable[Concatenate[Connection, _P], _T],
+    write: bool,
+    /,
+    *args: _P.args,
+    **kwargs: _P.kwargs,
+) -> _T:
+    """Run ``statements`` in a transaction: commit, or roll back if they raise."""
+    with engine.connect() as conn:
+        if write:
+            conn.execution_options(**{_engine.WRITE: True})
+        with conn.begin():
+            return statements(conn, *args, **kwargs)
+
+
+def _describe(error: exc.SQLAlchemyError, statements: Callable[..., Any]) -> str:
+    """Return a message naming the operation and the database's own words."""
+    operation = getattr(statements, "__name__", "operation").replace("_", " ")
+    return f"The database could not {operation}: {_engine.error_detail(error)}"

@@ -1,0 +1,220 @@
+"""
+MetaData and Table definitions (SQLAlchemy Core), with a constraint naming convention.
+
+The first migration (``migrations/versions/0001_initial.py``) creates exactly
+these tables; ``tests/integration/test_migrations.py`` checks that they agree.
+Enum values are stored as their lower-case strings; nested records
+(step states, halt points, stage progress, lane keys) are stored as JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+#: names for constraints and indexes, so that migrations can refer to them
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata: Final = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware datetime that always comes back in UTC.
+
+    SQLite has no timezone-aware type: values are stored there as naive UTC
+    (SQLAlchemy's fixed-width text, which sorts in time order) and given their
+    UTC timezone back when read. PostgreSQL stores ``timestamptz``.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        """Convert an aware datetime to UTC (naive UTC on SQLite); refuse naive."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            msg = f"naive datetime {value.isoformat()} cannot be stored: give it a tz"
+            raise ValueError(msg)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        """Return the stored value as an aware UTC datetime."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+#: an integer primary key that counts up (SQLite needs INTEGER for its rowid alias)
+_Serial: Final = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+plans: Final = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("plan_id", sa.String(), primary_key=True),
+    sa.Column("workspace", sa.String(), nullable=False),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("workspace", "name"),
+)
+
+plan_versions: Final = sa.Table(
+    "plan_versions",
+    metadata,
+    sa.Column("plan_id", sa.String(), sa.ForeignKey("plans.plan_id"), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("source", sa.Text(), nullable=False),
+    sa.Column("format", sa.String(), nullable=False),
+    sa.Column("document", sa.JSON(), nullable=False),
+    sa.Column("digest", sa.String(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(), nullable=False),
+)
+
+runs: Final = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String(), primary_key=True),
+    sa.Column("workspace", sa.String(), nullable=False),
+    sa.Column("plan_id", sa.String(), sa.ForeignKey("plans.plan_id"), nullable=False),
+    sa.Column("plan_name", sa.String(), nullable=False),
+    sa.Column("plan_version", sa.Integer(), nullable=False),
+    sa.Column("procedure", sa.String(), nullable=False),
+    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("params", sa.JSON(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("run_attempt", sa.Integer(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    #: list of {next_target, active}
+    sa.Column("stages", sa.JSON(), nullable=False),
+    #: list of {stage, target, step, error}
+    sa.Column("halt_points", sa.JSON(), nullable=False),
+    sa.Column("holding", sa.Boolean(), nullable=False),
+    sa.Column("failing", sa.Boolean(), nullable=False),
+    sa.Column("cancel_mode", sa.String(), nullable=True),
+    #: list of [stage, target]
+    sa.Column("ready", sa.JSON(), nullable=False),
+    sa.Column("warnings", sa.Integer(), nullable=False),
+    sa.Column("trigger", sa.String(), nullable=False),
+    sa.Column("triggered_by", sa.String(), nullable=False),
+    sa.Column("chain", sa.Boolean(), nullable=False),
+    # listing is newest first (run ids sort in creation order) within a workspace
+    sa.Index("ix_runs_workspace_run_id", "workspace", "run_id"),
+    sa.Index("ix_runs_workspace_status_run_id", "workspace", "status", "run_id"),
+    sa.Index("ix_runs_workspace_plan_name_run_id", "workspace", "plan_name", "run_id"),
+    sa.Index("ix_runs_workspace_created_at", "workspace", "created_at"),
+    sa.Index("ix_runs_plan_id", "plan_id"),
+)
+
+lanes: Final = sa.Table(
+    "lanes",
+    metadata,
+    sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("stage", sa.Integer(), primary_key=True),
+    sa.Column("target", sa.Integer(), primary_key=True),
+    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("cursor", sa.Integer(), nullable=False),
+    #: list of {status, tries, attempts, error}
+    sa.Column("steps", sa.JSON(), nullable=False),
+    sa.Column("halted", sa.Boolean(), nullable=False),
+)
+
+attempts: Final = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("attempt_id", sa.String(), primary_key=True),
+    sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), nullable=False),
+    #: the attempt's place among its run's attempts, in the order they were first stored
+    sa.Column("seq", sa.Integer(), nullable=False),
+    sa.Column("stage", sa.Integer(), nullable=False),
+    sa.Column("target", sa.Integer(), nullable=False),
+    sa.Column("step", sa.Integer(), nullable=False),
+    sa.Column("number", sa.Integer(), nullable=False),
+    sa.Column("run_attempt", sa.Integer(), nullable=False),
+    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("queued_at", UtcDateTime(), nullable=False),
+    sa.Column("not_before", UtcDateTime(), nullable=True),
+    sa.Column("started_at", UtcDateTime(), nullable=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("worker_id", sa.String(), nullable=True),
+    sa.Column("approval", sa.Boolean(), nullable=False),
+    sa.Column("deadline_at", UtcDateTime(), nullable=True),
+    sa.Column("queue", sa.String(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("output", sa.JSON(), nullable=False),
+    sa.Column("input_overrides", sa.JSON(), nullable=False),
+    sa.Index("ix_attempts_run_id_seq", "run_id", "seq"),
+    # a run's attempts in flight are read for every decision
+    sa.Index("ix_attempts_run_id_status", "run_id", "status"),
+    # queued, running and waiting attempts are looked up by status across runs
+    sa.Index("ix_attempts_status_queued_at", "status", "queued_at"),
+    sa.Index(
+        "ix_attempts_run_id_stage_target_step", "run_id", "stage", "target", "step"
+    ),
+)
+
+audit: Final = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", _Serial, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Column("actor", sa.String(), nullable=False),
+    sa.Column("command", sa.String(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("status_before", sa.String(), nullable=False),
+    sa.Column("status_after", sa.String(), nullable=False),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Index("ix_audit_run_id_id", "run_id", "id"),
+)
+
+logs: Final = sa.Table(
+    "logs",
+    metadata,
+    sa.Column("seq", _Serial, primary_key=True, autoincrement=True),
+    # no foreign key: log lines are appended often and never need the run row
+    sa.Column("run_id", sa.String(), nullable=False),
+    sa.Column("attempt_id", sa.String(), nullable=True),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Column("stream", sa.String(), nullable=False),
+    sa.Column("line", sa.Text(), nullable=False),
+    sa.Index("ix_logs_run_id_seq", "run_id", "seq"),
+)
+
+idempotency: Final = sa.Table(
+    "idempotency",
+    metadata,
+    sa.Column("workspace", sa.String(), primary_key=True),
+    sa.Column("key", sa.String(), primary_key=True),
+    sa.Column("command", sa.String(), nullable=False),
+    sa.Column("request_digest", sa.String(), nullable=False),
+    sa.Column("run_id", sa.String(), nullable=False),
+    sa.Column("response", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+workers: Final = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("worker_id", sa.String(), primary_key=True),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime(), nullable=False),
+)

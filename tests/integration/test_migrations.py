@@ -1,0 +1,174 @@
+"""
+Alembic migrations on real SQLite and PostgreSQL databases, and opening a store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from onward import errors, storage
+from onward.storage import _engine, _schema, tables
+
+TABLES = {
+    "plans",
+    "plan_versions",
+    "runs",
+    "lanes",
+    "attempts",
+    "audit",
+    "logs",
+    "idempotency",
+    "workers",
+}
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def empty_database_url(request: pytest.FixtureRequest) -> str:
+    """Return the URL of an empty database of each kind."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+def head_revision() -> str | None:
+    """Return the newest revision of the migration scripts."""
+    return ScriptDirectory.from_config(_schema.alembic_config()).get_current_head()
+
+
+def table_names_and_revision(url: str) -> tuple[set[str], str | None]:
+    """Return the database's tables (but Alembic's own) and its revision."""
+    engine = _engine.create_engine(_engine.normalise_url(url), pool_size=1)
+    try:
+        with engine.connect() as conn:
+            names = set(sa.inspect(conn).get_table_names()) - {"alembic_version"}
+            return names, _schema.current_revision(conn)
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_downgrade_and_upgrade_again_leave_the_schema_at_head(
+    empty_database_url: str,
+) -> None:
+    """Upgrading to head, down to base and up again works and ends at head."""
+    storage.upgrade(empty_database_url)
+    after_upgrade = table_names_and_revision(empty_database_url)
+    storage.downgrade(empty_database_url, "base")
+    after_downgrade = table_names_and_revision(empty_database_url)
+
+    storage.upgrade(empty_database_url)
+
+    assert after_upgrade == (TABLES, head_revision())
+    assert after_downgrade == (set(), None)
+    assert table_names_and_revision(empty_database_url) == (TABLES, head_revision())
+
+
+def test_the_migrated_schema_matches_the_tables_module(empty_database_url: str) -> None:
+    """Autogenerate finds no difference between the migrations and tables.py."""
+    storage.upgrade(empty_database_url)
+    engine = _engine.create_engine(_engine.normalise_url(empty_database_url))
+
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            differences = compare_metadata(context, tables.metadata)
+    finally:
+        engine.dispose()
+
+    assert differences == []
+
+
+def test_upgrading_a_database_at_head_changes_nothing(empty_database_url: str) -> None:
+    """Running the migrations twice is harmless."""
+    storage.upgrade(empty_database_url)
+
+    storage.upgrade(empty_database_url)
+
+    assert table_names_and_revision(empty_database_url) == (TABLES, head_revision())
+
+
+async def test_open_store_creates_and_migrates_a_sqlite_file_given_by_its_path(
+    tmp_path: Path,
+) -> None:
+    """A bare path opens a SQLite store, creating its directory and schema."""
+    path = tmp_path / "missing" / "dir" / "onward.db"
+
+    store = storage.open_store(str(path))
+    await store.close()
+
+    assert path.exists()
+    assert table_names_and_revision(str(path)) == (TABLES, head_revision())
+
+
+async def test_open_store_migrates_an_in_memory_sqlite_database() -> None:
+    """``sqlite://`` opens a migrated store whose database lives in memory."""
+    store = storage.open_store("sqlite://")
+
+    plans = await store.list_plans(workspace="default")
+    await store.close()
+
+    assert plans == []
+
+
+@pytest.mark.postgres
+async def test_open_store_accepts_a_postgres_scheme_url(postgres_url: str) -> None:
+    """A ``postgres://`` URL opens a PostgreSQL store through psycopg 3."""
+    url = postgres_url.replace("postgresql://", "postgres://", 1)
+
+    store = storage.open_store(url)
+    plans = await store.list_plans(workspace="default")
+    await store.close()
+
+    assert store.engine.dialect.name == "postgresql"
+    assert store.engine.dialect.driver == "psycopg"
+    assert plans == []
+
+
+async def test_a_store_without_its_schema_raises_storage_error(sqlite_url: str) -> None:
+    """A store opened without migrating an empty database reports a StorageError."""
+    store = storage.open_store(sqlite_url, migrate=False)
+
+    with pytest.raises(errors.StorageError, match="no such table"):
+        await store.list_plans(workspace="default")
+    await store.close()
+
+
+def test_downgrading_to_an_unknown_revision_raises_storage_error(
+    sqlite_url: str,
+) -> None:
+    """A migration that cannot be carried out raises StorageError."""
+    storage.upgrade(sqlite_url)
+
+    with pytest.raises(errors.StorageError, match="Could not migrate"):
+        storage.downgrade(sqlite_url, "no-such-revision")
+
+
+def test_default_database_url_is_the_environment_variable_when_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ONWARD_DATABASE_URL overrides the default SQLite file."""
+    monkeypatch.setenv("ONWARD_DATABASE_URL", "postgresql://db.example/onward")
+
+    assert storage.default_database_url() == "postgresql://db.example/onward"
+
+
+def test_default_database_url_is_a_sqlite_file_in_the_user_data_dir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without ONWARD_DATABASE_URL the database is onward.db in the user data dir."""
+    monkeypatch.delenv("ONWARD_DATABASE_URL", raising=False)
+
+    url = storage.default_database_url()
+
+    expected = Path(platformdirs.user_data_dir("onward")) / "onward.db"
+    assert url == f"sqlite:///{expected}"
