@@ -1,0 +1,168 @@
+"""
+``onward serve`` and ``onward db``: the local commands, composition roots of a server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shlex
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+import click
+import structlog
+import uvicorn
+
+from onward import demo as demo_plan
+from onward import storage
+from onward.api.app import create_app
+from onward.cli.backend import Options, call, display_url, pass_options
+from onward.config import Settings
+from onward.domain.runs import Run
+from onward.logs import configure_logging
+from onward.runtime import Runtime
+
+_log = structlog.get_logger("onward.server")
+
+
+@click.command()
+@click.option("--host", help="Address to listen on.  [default: 127.0.0.1]")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port.  [default: 8400]")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Steps run at once.")
+@click.option("--demo", is_flag=True, help="Apply the demo plan and start a run of it.")
+@pass_options
+def serve(
+    options: Options,
+    host: str | None,
+    port: int | None,
+    concurrency: int | None,
+    demo: bool,
+) -> None:
+    """Run the server: carry out queued steps and serve the API on HTTP.
+
+    SIGTERM or Ctrl-C stop it gracefully: running steps get `shutdown_grace`
+    seconds to finish. Settings come from ONWARD_* variables and
+    ONWARD_CONFIG_FILE; the options here win over them.
+    """
+    settings = options.settings(host=host, port=port, concurrency=concurrency)
+    configure_logging(
+        level=settings.log_level, json_format=settings.log_format == "json"
+    )
+    # Alembic tells of its dialect on every start at INFO: keep that for debug
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    if demo:
+        started = call(options, lambda backend: backend.start_demo())
+        click.echo(demo_tour(started, settings))
+    runtime = Runtime.open(settings, executes=True)
+    if not serve_app(runtime, settings):
+        msg = "the server could not start (see the log above)"
+        raise click.ClickException(msg)
+
+
+def serve_app(runtime: Runtime, settings: Settings) -> bool:
+    """Serve the app until a signal stops it; tell whether it had started."""
+    config = uvicorn.Config(
+        create_app(runtime),
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        log_config=None,
+        log_level=logging.getLevelNamesMapping().get(
+            settings.log_level.upper(), logging.INFO
+        ),
+    )
+    server = uvicorn.Server(config)
+    with _signals_stop_quietly():
+        try:
+            server.run()
+        except SystemExit:
+            # uvicorn exits 3 when it cannot bind: 3 means "not found" here
+            return False
+    if server.started:
+        _log.info("server.stopped")
+    return server.started
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """Do nothing: the server has already shut down when this runs."""
+
+
+@contextlib.contextmanager
+def _signals_stop_quietly() -> Iterator[None]:
+    # uvicorn handles SIGINT/SIGTERM while serving (a graceful shutdown), then
+    # raises the signal again so that the previous handler runs: ignoring it
+    # then makes a graceful stop exit 0, without a KeyboardInterrupt traceback.
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, _ignore) for signum in handled}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def program() -> str:
+    """Return how ``onward`` was invoked, to print commands that work as they are."""
+    invoked = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("onward")
+    if invoked.name == "onward":
+        return shlex.quote(str(invoked))
+    return f"{shlex.quote(sys.executable)} -m onward"
+
+
+def demo_tour(run: Run, settings: Settings) -> str:
+    """Return the "what to try next" block printed by ``serve --demo``."""
+    onward = program()
+    if settings.database_url:
+        onward += f" --db {shlex.quote(display_url(settings.database_url))}"
+    run_id = run.run_id
+    return f"""
+Demo: run {run_id} of plan {demo_plan.PLAN_NAME} has started.
+In a few seconds it halts: databases / db2 / check replication fails its first try.
+
+What to try next, in a second terminal:
+  {onward} run list
+  {onward} run show {run_id}
+  {onward} run logs {run_id}
+  {onward} run continue {run_id} --option retry-step --wait
+  {onward} run audit {run_id}
+
+Server: http://{settings.host}:{settings.port}/  (Ctrl-C stops it)
+"""
+
+
+@click.group()
+def db() -> None:
+    """Migrate the database schema (`onward serve` upgrades it by itself)."""
+
+
+def _database(options: Options) -> str:
+    return options.settings().database_url or storage.default_database_url()
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@pass_options
+def upgrade(options: Options, revision: str) -> None:
+    """Migrate the database up to a revision (the latest by default)."""
+    url = _database(options)
+    storage.upgrade(url, revision)
+    click.echo(f"Database {display_url(url)} upgraded to {revision}.")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_options
+def downgrade(options: Options, revision: str, yes: bool) -> None:
+    """Migrate the database down to REVISION ('base' drops every table)."""
+    url = _database(options)
+    if not yes:
+        question = f"Downgrade {display_url(url)} to {revision}? Data may be lost."
+        click.confirm(question, abort=True)
+    storage.downgrade(url, revision)
+    click.echo(f"Database {display_url(url)} downgraded to {revision}.")
