@@ -453,3 +453,15 @@ def test_an_approval_waits_for_a_decision(
     assert decided.exit_code == 0, decided.output
     assert final["status"] == status
     assert "checked the lag" in invoke("run", "audit", run_id).stdout
+
+
+def test_logs_follow_prints_lines_until_the_run_rests(
+    invoke: Invoke, started: str, server: None
+) -> None:
+    """`run logs --follow` prints the steps' lines as they come and ends at the halt."""
+    result = invoke("run", "logs", started, "--follow")
+
+    assert result.exit_code == 0, result.output
+    assert "web / w1 / hello #1  hello w1" in result.stdout
+    assert "web / w2 / hello #1  hello w2" in result.stdout
+    assert show(invoke, started)["status"] == "halted"

@@ -88,7 +88,11 @@ def _act(
     "--procedure", default=DEFAULT_PROCEDURE, show_default=True, help="The procedure."
 )
 @click.option(
-    "--param", "pairs", multiple=True, metavar="NAME=VALUE", help="A run parameter."
+    "--param",
+    "pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A run parameter (repeatable).",
 )
 @click.option(
     "--chain", is_flag=True, help="Start the plan's chain when the run succeeds."
