@@ -370,12 +370,26 @@ def new_run_state(state: RunState) -> RunState:
     return replace(state, run=run)
 
 
-def apply_decision(state: RunState, decision: effects.Decision) -> RunState:
-    """Return the state after a decision, as the store will hold it."""
-    lanes = {**state.lanes, **decision.lanes}
-    attempts = {
-        attempt_id: attempt
-        for attempt_id, attempt in {**state.attempts, **decision.attempts}.items()
-        if attempt.status.is_in_flight
-    }
+def apply_decision(
+    state: RunState, decision: effects.Decision, *, in_place: bool = False
+) -> RunState:
+    """Return the state after a decision, as the store will hold it.
+
+    With ``in_place`` the state's own lane and attempt dictionaries are updated
+    (for a caller that owns them, like the engine's cache) instead of copied.
+    """
+    lanes = (
+        state.lanes if in_place and isinstance(state.lanes, dict) else dict(state.lanes)
+    )
+    attempts = (
+        state.attempts
+        if in_place and isinstance(state.attempts, dict)
+        else dict(state.attempts)
+    )
+    lanes.update(decision.lanes)
+    for attempt_id, attempt in decision.attempts.items():
+        if attempt.status.is_in_flight:
+            attempts[attempt_id] = attempt
+        else:
+            attempts.pop(attempt_id, None)
     return replace(state, run=decision.run, lanes=lanes, attempts=attempts)

@@ -45,7 +45,7 @@ class LocalExecutor:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancels: dict[str, asyncio.Event] = {}
         self._running: set[str] = set()
-        self._logs = LogBuffer(work)
+        self._logs = LogBuffer(work, clock)
         self._closing = False
 
     async def dispatch(self, attempts: Sequence[DispatchAttempt]) -> None:

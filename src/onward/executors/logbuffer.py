@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Final
 
-from onward.clock import SystemClock
+from onward.clock import Clock
 from onward.service.ports import LogEntry
 from onward.service.work import WorkService
 
@@ -20,9 +20,9 @@ _FLUSH_INTERVAL: Final = 0.25
 class LogBuffer:
     """Buffers log lines per attempt; flushes periodically and when a step ends."""
 
-    def __init__(self, work: WorkService) -> None:
+    def __init__(self, work: WorkService, clock: Clock) -> None:
         self._work = work
-        self._clock = SystemClock()
+        self._clock = clock
         self._lines: dict[str, list[LogEntry]] = {}
         self._flusher: asyncio.Task[None] | None = None
 

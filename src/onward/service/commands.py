@@ -103,7 +103,9 @@ class Commands:
         stored = await self.store.get_plan_version(
             workspace=caller.workspace, name=plan_name, version=version
         )
-        plan = await self.engine.plan_of(_pin(stored))
+        plan = await self.engine.plan_version(
+            workspace=stored.workspace, name=stored.name, version=stored.version
+        )
         definition = plan.procedure(procedure)
         if definition is None:
             msg = f"plan {plan.name!r} has no procedure {procedure!r}"
@@ -293,18 +295,6 @@ def preview_token_of(state: RunState) -> str:
 def _token_version(token: str) -> int:
     _, _, version = token.rpartition(".v")
     return int(version) if version.isdigit() else -1
-
-
-def _pin(stored: PlanVersion) -> Run:
-    """A stand-in run record that names a plan version, to load the plan through."""
-    return Run(
-        run_id="",
-        plan_id=stored.plan_id,
-        plan_name=stored.name,
-        plan_version=stored.version,
-        workspace=stored.workspace,
-        created_at=stored.created_at,
-    )
 
 
 def _command(

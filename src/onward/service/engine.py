@@ -77,11 +77,17 @@ class Engine:
 
     async def plan_of(self, run: Run) -> Plan:
         """Return the plan version a run is pinned to."""
-        key = (run.workspace, run.plan_name, run.plan_version)
+        return await self.plan_version(
+            workspace=run.workspace, name=run.plan_name, version=run.plan_version
+        )
+
+    async def plan_version(self, *, workspace: str, name: str, version: int) -> Plan:
+        """Return a stored plan version, parsed (once per process)."""
+        key = (workspace, name, version)
         plan = self._plans.get(key)
         if plan is None:
             stored = await self.store.get_plan_version(
-                workspace=run.workspace, name=run.plan_name, version=run.plan_version
+                workspace=workspace, name=name, version=version
             )
             plan = self._plans[key] = parse_plan(stored.document)
         return plan
@@ -193,7 +199,7 @@ class Engine:
         )
 
     async def _after(self, state: RunState, decision: effects.Decision) -> None:
-        self._remember(_applied(state, decision))
+        self._remember(machine.apply_decision(state, decision, in_place=True))
         await self._carry_out(decision)
         for listener in self._listeners:
             outcome = listener(decision.run, decision)
@@ -227,21 +233,6 @@ class Engine:
         if lock is None:
             lock = self._locks[run_id] = asyncio.Lock()
         return lock
-
-
-def _applied(state: RunState, decision: effects.Decision) -> RunState:
-    """Apply a saved decision to a cached state in place (the cache owns its dicts)."""
-    lanes = dict(state.lanes) if not isinstance(state.lanes, dict) else state.lanes
-    attempts = (
-        dict(state.attempts) if not isinstance(state.attempts, dict) else state.attempts
-    )
-    lanes.update(decision.lanes)
-    for attempt_id, attempt in decision.attempts.items():
-        if attempt.status.is_in_flight:
-            attempts[attempt_id] = attempt
-        else:
-            attempts.pop(attempt_id, None)
-    return replace(state, run=decision.run, lanes=lanes, attempts=attempts)
 
 
 async def apply_all(engine: Engine, items: Sequence[tuple[str, events.Event]]) -> None:

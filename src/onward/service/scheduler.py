@@ -100,7 +100,6 @@ class Scheduler:
         )
 
     async def _finish(self, run_id: str, event: events.AttemptFinished) -> None:
-        self._engine.forget(run_id)
         try:
             await self._engine.apply(run_id, event)
         except errors.InvalidTransitionError:
