@@ -8,12 +8,20 @@ The whole exception tree of Onward.
     │   ├── PlanNotFoundError
     │   ├── RunNotFoundError
     │   ├── AttemptNotFoundError
-    │   └── ActionNotFoundError
+    │   ├── ActionNotFoundError
+    │   ├── WorkspaceNotFoundError
+    │   ├── UserNotFoundError
+    │   ├── CredentialNotFoundError
+    │   └── OperationNotFoundError
     ├── ConflictError
     │   ├── InvalidTransitionError      (the command is impossible in the current state)
     │   ├── StaleStateError             (someone else changed the record first)
     │   ├── IdempotencyConflictError    (a key reused with a different request)
+    │   ├── AlreadyExistsError          (a name is taken)
     │   └── PlanInUseError
+    ├── AuthenticationError             (no valid credentials)
+    │   └── RateLimitedError            (too many failed logins; try later)
+    ├── PermissionDeniedError           (valid credentials, not enough role)
     ├── InvalidDefinitionError          (a plan, parameter set or option is invalid)
     ├── StorageError
     └── ActionError                     (a step's action could not be carried out)
@@ -154,3 +162,67 @@ class StorageError(OnwardError):
 
 class ActionError(OnwardError):
     """The step's action could not be carried out."""
+
+
+class WorkspaceNotFoundError(NotFoundError):
+    """Workspace not found."""
+
+    def __init__(self, *, workspace: str) -> None:
+        self.workspace = workspace
+        super().__init__(f"Workspace not found: {workspace}")
+
+
+class UserNotFoundError(NotFoundError):
+    """User not found."""
+
+    def __init__(self, *, user: str) -> None:
+        self.user = user
+        super().__init__(f"User not found: {user}")
+
+
+class CredentialNotFoundError(NotFoundError):
+    """API key or session not found."""
+
+    def __init__(self, *, credential_id: str) -> None:
+        self.credential_id = credential_id
+        super().__init__(f"API key or session not found: {credential_id}")
+
+
+class OperationNotFoundError(NotFoundError):
+    """Operation not found."""
+
+    def __init__(self, *, operation_id: str) -> None:
+        self.operation_id = operation_id
+        super().__init__(f"Operation not found: {operation_id}")
+
+
+class AlreadyExistsError(ConflictError):
+    """The name is already taken."""
+
+    def __init__(self, *, kind: str, name: str) -> None:
+        self.kind = kind
+        self.name = name
+        super().__init__(f"{kind.capitalize()} {name!r} already exists")
+
+
+class AuthenticationError(OnwardError):
+    """Valid credentials are required."""
+
+
+class RateLimitedError(AuthenticationError):
+    """Too many failed attempts; try again later."""
+
+    def __init__(self, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"Too many failed logins; try again in {retry_after} s")
+
+
+class PermissionDeniedError(OnwardError):
+    """The caller's role does not allow this."""
+
+    def __init__(self, *, permission: str, workspace: str) -> None:
+        self.permission = permission
+        self.workspace = workspace
+        super().__init__(
+            f"Your role in workspace {workspace!r} does not allow {permission}"
+        )

@@ -9,6 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from onward.domain.access import (
+    Credential,
+    CredentialKind,
+    RoleBinding,
+    User,
+    Workspace,
+)
 from onward.domain.effects import DispatchAttempt
 from onward.domain.runs import Attempt, Lane, LaneKey, Run, RunStatus
 from onward.errors import Problem
@@ -85,6 +92,21 @@ class IdempotencyRecord:
     run_id: str
     response: Mapping[str, Any] = field(default_factory=dict)
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Operation:
+    """An accepted command on a run, tracked until the run rests again."""
+
+    operation_id: str
+    workspace: str
+    run_id: str
+    #: start, continue, retry, cancel, approve, reject, resume
+    command: str
+    #: the run's version once the command was applied
+    run_version: int
+    created_at: datetime
+    created_by: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -252,6 +274,96 @@ class Store(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+class AccessStore(Protocol):
+    """Durable storage of workspaces, users, bindings, credentials and operations."""
+
+    async def create_workspace(self, workspace: Workspace) -> None:
+        """Store a new workspace; raise AlreadyExistsError if the name is taken."""
+        ...
+
+    async def get_workspace(self, name: str) -> Workspace:
+        """Return a workspace; raise WorkspaceNotFoundError."""
+        ...
+
+    async def list_workspaces(self) -> list[Workspace]:
+        """Return every workspace by name."""
+        ...
+
+    async def create_user(self, user: User) -> None:
+        """Store a new user; raise AlreadyExistsError if the username is taken."""
+        ...
+
+    async def update_user(self, user: User) -> None:
+        """Replace a user's record; raise UserNotFoundError."""
+        ...
+
+    async def get_user(self, user_id: str) -> User:
+        """Return a user by id; raise UserNotFoundError."""
+        ...
+
+    async def find_user(self, username: str) -> User | None:
+        """Return the user with this username, if any."""
+        ...
+
+    async def list_users(self) -> list[User]:
+        """Return every user by username."""
+        ...
+
+    async def put_binding(self, binding: RoleBinding) -> None:
+        """Give a user a role in a workspace (replacing any role there)."""
+        ...
+
+    async def delete_binding(self, *, workspace: str, user_id: str) -> None:
+        """Remove a user's role in a workspace (no error if it had none)."""
+        ...
+
+    async def list_bindings(
+        self, *, workspace: str | None = None, user_id: str | None = None
+    ) -> list[RoleBinding]:
+        """Return bindings, filtered, by (workspace, user_id)."""
+        ...
+
+    async def add_operation(self, operation: Operation) -> None:
+        """Store an accepted operation."""
+        ...
+
+    async def get_operation(self, operation_id: str) -> Operation:
+        """Return an operation; raise OperationNotFoundError."""
+        ...
+
+    async def list_operations(
+        self, *, workspace: str, run_id: str | None = None, limit: int = 100
+    ) -> list[Operation]:
+        """Return a workspace's operations, newest first."""
+        ...
+
+    async def add_credential(self, credential: Credential) -> None:
+        """Store a credential (its secret's hash only)."""
+        ...
+
+    async def find_credential(self, secret_hash: str) -> Credential | None:
+        """Return the credential whose secret has this hash, if any."""
+        ...
+
+    async def get_credential(self, credential_id: str) -> Credential:
+        """Return a credential by id; raise CredentialNotFoundError."""
+        ...
+
+    async def revoke_credential(self, credential_id: str, *, at: datetime) -> None:
+        """Mark a credential revoked; raise CredentialNotFoundError."""
+        ...
+
+    async def list_credentials(
+        self, *, user_id: str | None = None, kind: CredentialKind | None = None
+    ) -> list[Credential]:
+        """Return credentials, filtered, oldest first."""
+        ...
+
+
+class FullStore(Store, AccessStore, Protocol):
+    """A store of both runs and access records (what composition roots open)."""
 
 
 class Executor(Protocol):

@@ -24,12 +24,14 @@ from onward.service.ports import (
     RunFilter,
     RunPage,
 )
+from onward.storage.memory_access import MemoryAccessStore
 
 
-class MemoryStore:
+class MemoryStore(MemoryAccessStore):
     """Keeps everything in dictionaries; state is lost when the process ends."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._versions: dict[tuple[str, str], list[PlanVersion]] = {}
         self._runs: dict[str, Run] = {}
         self._lanes: dict[str, dict[LaneKey, Lane]] = {}

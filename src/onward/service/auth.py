@@ -1,0 +1,321 @@
+"""
+Authentication and authorization: passwords, sessions, API keys, roles, login limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Final
+
+import argon2
+
+from onward import errors
+from onward.clock import Clock
+from onward.domain.access import (
+    Credential,
+    CredentialKind,
+    Permission,
+    Principal,
+    Role,
+    RoleBinding,
+    User,
+    Workspace,
+)
+from onward.ids import new_id
+from onward.service.ports import AccessStore
+
+#: the workspace every installation starts with
+DEFAULT_WORKSPACE: Final = "default"
+#: the prefix of every secret Onward issues (helps secret scanners)
+SECRET_PREFIX: Final = "onw_"  # noqa: S105 - a prefix, not a secret
+_HASHER: Final = argon2.PasswordHasher()  # argon2id with the library's defaults
+#: a hash to verify against when the user does not exist (keeps timing alike)
+_DUMMY_HASH: Final = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def hash_secret(secret: str) -> str:
+    """Return the stored form of a random secret (sha256: secrets are 256-bit)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssuedSecret:
+    """A secret shown once to its owner, and the credential that stores its hash."""
+
+    secret: str
+    credential: Credential
+
+
+class LoginLimiter:
+    """Refuses logins after too many failures per account or per address."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        failures: int = 5,
+        window: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._clock = clock
+        self._failures = failures
+        self._window = window
+        self._seen: dict[str, deque[datetime]] = {}
+
+    def check(self, *keys: str) -> None:
+        """Raise RateLimitedError if any key has failed too often lately."""
+        now = self._clock.now()
+        for key in keys:
+            recent = self._recent(key, now)
+            if len(recent) >= self._failures:
+                wait = recent[0] + self._window - now
+                raise errors.RateLimitedError(
+                    retry_after=max(int(wait.total_seconds()), 1)
+                )
+
+    def failed(self, *keys: str) -> None:
+        """Count a failure against every key."""
+        now = self._clock.now()
+        for key in keys:
+            self._recent(key, now).append(now)
+
+    def succeeded(self, key: str) -> None:
+        """Forget an account's failures after a good login."""
+        self._seen.pop(key, None)
+
+    def _recent(self, key: str, now: datetime) -> deque[datetime]:
+        recent = self._seen.setdefault(key, deque())
+        while recent and recent[0] <= now - self._window:
+            recent.popleft()
+        return recent
+
+
+class AuthService:
+    """Signs people in and tells what they may do."""
+
+    def __init__(
+        self,
+        *,
+        store: AccessStore,
+        clock: Clock,
+        session_lifetime: timedelta = timedelta(hours=12),
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._session_lifetime = session_lifetime
+        self.limiter = LoginLimiter(clock=clock)
+
+    async def ensure_workspace(self, name: str = DEFAULT_WORKSPACE) -> Workspace:
+        """Return the workspace, creating it if it does not exist."""
+        try:
+            return await self._store.get_workspace(name)
+        except errors.WorkspaceNotFoundError:
+            workspace = Workspace(name=name, created_at=self._clock.now())
+            await self._store.create_workspace(workspace)
+            return workspace
+
+    async def create_admin(
+        self, username: str, password: str, *, reset: bool = False
+    ) -> User:
+        """Create a superuser, admin of the default workspace (or reset it)."""
+        await self.ensure_workspace()
+        existing = await self._store.find_user(username)
+        if existing is not None and not reset:
+            raise errors.AlreadyExistsError(kind="user", name=username)
+        if existing is not None:
+            user = replace(
+                existing,
+                password_hash=_hash_password(password),
+                superuser=True,
+                disabled=False,
+            )
+            await self._store.update_user(user)
+        else:
+            user = await self.create_user(username, password, superuser=True)
+        await self._store.put_binding(
+            RoleBinding(
+                workspace=DEFAULT_WORKSPACE, user_id=user.user_id, role=Role.ADMIN
+            )
+        )
+        return user
+
+    async def create_user(
+        self, username: str, password: str = "", *, superuser: bool = False
+    ) -> User:
+        """Create a user; with no password the user signs in with API keys only."""
+        _check_username(username)
+        if password:
+            _check_password(password)
+        user = User(
+            user_id=new_id("usr"),
+            username=username,
+            password_hash=_hash_password(password) if password else "",
+            superuser=superuser,
+            created_at=self._clock.now(),
+        )
+        await self._store.create_user(user)
+        return user
+
+    async def set_password(self, user_id: str, password: str) -> User:
+        """Replace a user's password."""
+        _check_password(password)
+        user = replace(
+            await self._store.get_user(user_id), password_hash=_hash_password(password)
+        )
+        await self._store.update_user(user)
+        return user
+
+    async def login(
+        self, username: str, password: str, *, address: str
+    ) -> IssuedSecret:
+        """Check a password and issue a session token; failures are rate limited."""
+        account_key, address_key = f"user:{username}", f"addr:{address}"
+        self.limiter.check(account_key, address_key)
+        user = await self._store.find_user(username)
+        if user is None or user.disabled or not _verify(user.password_hash, password):
+            self.limiter.failed(account_key, address_key)
+            msg = "Invalid username or password"
+            raise errors.AuthenticationError(msg)
+        self.limiter.succeeded(account_key)
+        return await self._issue(
+            user,
+            CredentialKind.SESSION,
+            expires_at=self._clock.now() + self._session_lifetime,
+        )
+
+    async def logout(self, principal: Principal) -> None:
+        """Revoke the session the principal used."""
+        await self._store.revoke_credential(
+            principal.credential_id, at=self._clock.now()
+        )
+
+    async def create_api_key(
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        workspace: str | None = None,
+        role: Role | None = None,
+        expires_in: timedelta | None = None,
+    ) -> IssuedSecret:
+        """Issue an API key acting as the principal, optionally limited."""
+        expires_at = self._clock.now() + expires_in if expires_in else None
+        user = await self._store.get_user(principal.user_id)
+        return await self._issue(
+            user,
+            CredentialKind.API_KEY,
+            expires_at=expires_at,
+            workspace=workspace,
+            role=role,
+            name=name,
+        )
+
+    async def revoke(self, principal: Principal, credential_id: str) -> None:
+        """Revoke one of the principal's credentials (any, for a superuser)."""
+        credential = await self._store.get_credential(credential_id)
+        if credential.user_id != principal.user_id and not principal.superuser:
+            raise errors.CredentialNotFoundError(credential_id=credential_id)
+        await self._store.revoke_credential(credential_id, at=self._clock.now())
+
+    async def authenticate(self, secret: str) -> Principal:
+        """Return who a bearer secret belongs to; raise AuthenticationError."""
+        credential = await self._store.find_credential(hash_secret(secret))
+        if credential is None or not credential.is_valid(self._clock.now()):
+            msg = "The token or API key is unknown, expired or revoked"
+            raise errors.AuthenticationError(msg)
+        user = await self._store.get_user(credential.user_id)
+        if user.disabled:
+            msg = "The account is disabled"
+            raise errors.AuthenticationError(msg)
+        bindings = await self._store.list_bindings(user_id=user.user_id)
+        return Principal(
+            user_id=user.user_id,
+            username=user.username,
+            superuser=user.superuser,
+            roles={b.workspace: b.role for b in bindings},
+            credential_id=credential.credential_id,
+            workspace_limit=credential.workspace,
+            role_limit=credential.role,
+        )
+
+    @staticmethod
+    def require(principal: Principal, permission: Permission, workspace: str) -> None:
+        """Raise unless the principal holds the permission in the workspace.
+
+        Raises:
+            WorkspaceNotFoundError: the principal has no role there at all, so the
+                workspace's existence is not revealed.
+            PermissionDeniedError: the role there is too low.
+        """
+        if principal.role_in(workspace) is None:
+            raise errors.WorkspaceNotFoundError(workspace=workspace)
+        if not principal.may(permission, workspace):
+            raise errors.PermissionDeniedError(
+                permission=permission.value, workspace=workspace
+            )
+
+    async def _issue(
+        self,
+        user: User,
+        kind: CredentialKind,
+        *,
+        expires_at: datetime | None,
+        workspace: str | None = None,
+        role: Role | None = None,
+        name: str = "",
+    ) -> IssuedSecret:
+        secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+        credential = Credential(
+            credential_id=new_id("key" if kind is CredentialKind.API_KEY else "ses"),
+            kind=kind,
+            user_id=user.user_id,
+            secret_hash=hash_secret(secret),
+            created_at=self._clock.now(),
+            expires_at=expires_at,
+            workspace=workspace,
+            role=role,
+            name=name,
+        )
+        await self._store.add_credential(credential)
+        return IssuedSecret(secret=secret, credential=credential)
+
+
+def _hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and bool(
+            password_hash
+        )
+    except argon2.exceptions.VerificationError:
+        return False
+    except argon2.exceptions.InvalidHashError:
+        return False
+
+
+def _check_username(username: str) -> None:
+    if (
+        not 1 <= len(username) <= 64
+        or not username.replace(".", "")
+        .replace("-", "")
+        .replace("_", "")
+        .replace("@", "")
+        .isalnum()
+    ):
+        msg = "1 to 64 letters, digits, '.', '-', '_' or '@'"
+        raise errors.InvalidDefinitionError(
+            [errors.Problem("username", msg)], subject="user"
+        )
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        msg = "at least 8 characters"
+        raise errors.InvalidDefinitionError(
+            [errors.Problem("password", msg)], subject="user"
+        )
