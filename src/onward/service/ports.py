@@ -240,6 +240,10 @@ class Store(Protocol):
         """Return the record kept for an idempotency key, if any."""
         ...
 
+    async def save_idempotency(self, record: IdempotencyRecord) -> None:
+        """Store a record, or replace the response of the record with its key."""
+        ...
+
     async def append_logs(self, entries: Sequence[LogEntry]) -> None:
         """Append lines to run logs."""
         ...

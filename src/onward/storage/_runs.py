@@ -177,6 +177,13 @@ def find_idempotency(
     return rows.idempotency_from_row(row) if row is not None else None
 
 
+def save_idempotency(conn: Connection, record: IdempotencyRecord) -> None:
+    """Store a record, or replace the record with the same key."""
+    upsert(
+        conn, idempotency, [rows.idempotency_to_row(record)], keys=("workspace", "key")
+    )
+
+
 def _write_run(conn: Connection, commit: RunCommit) -> bool:
     """Insert (expected version 0) or compare-and-set the run; tell if written."""
     row = rows.run_to_row(commit.run)

@@ -215,6 +215,10 @@ class MemoryStore(MemoryAccessStore):
         """Return the record kept for an idempotency key, if any."""
         return self._idempotency.get((workspace, key))
 
+    async def save_idempotency(self, record: IdempotencyRecord) -> None:
+        """Store a record, or replace the response of the record with its key."""
+        self._idempotency[(record.workspace, record.key)] = record
+
     async def append_logs(self, entries: Sequence[LogEntry]) -> None:
         """Append lines to run logs."""
         self._logs.extend(replace(entry, seq=next(self._log_seq)) for entry in entries)

@@ -173,6 +173,10 @@ class SqlStore:
         """Return the run's audit trail, oldest first."""
         return await self._read(_runs.list_audit, run_id)
 
+    async def save_idempotency(self, record: IdempotencyRecord) -> None:
+        """Store a record, or replace the response of the record with its key."""
+        await self._write(_runs.save_idempotency, record)
+
     async def find_idempotency(
         self, *, workspace: str, key: str
     ) -> IdempotencyRecord | None:
