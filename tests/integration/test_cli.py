@@ -169,7 +169,8 @@ def test_validate_reports_every_problem_with_its_line(
         f"{path}:9: groups[0].steps[0].timeout: invalid duration"
     )
     assert lines[2] == f"{path}:12: groups[0].steps[1].colour: unknown key 'colour'"
-    assert len(lines) == 3
+    assert lines[3] == f"{path}:7: groups[0].steps[0].with.command: is required"
+    assert len(lines) == 4
     assert "Traceback" not in result.output
 
 

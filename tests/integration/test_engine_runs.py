@@ -247,3 +247,33 @@ async def wait_for_attempt_status(
             return
         await asyncio.sleep(0.025)
     pytest.fail(f"the attempt never became {status}")
+
+
+async def test_a_force_cancel_from_another_process_kills_the_running_step(
+    tmp_path: Path,
+) -> None:
+    """A force cancel saved by another process is carried out by the server."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    settings = Settings(concurrency=2, heartbeat_timeout=60, shutdown_grace=1)
+    server = Runtime.open(settings, executes=True, store=open_store(url))
+    client = Runtime.open(settings, executes=False, store=open_store(url))
+    await server.start()
+    try:
+        await client.commands.apply_plan(
+            "name: long\ngroups: [{name: g, targets: [t], steps: "
+            "[{name: wait, action: shell, with: {command: 'sleep 60', kill_grace: 1}}]}]"
+        )
+        run = await client.commands.start_run("long")
+        assert server.scheduler is not None
+        await server.scheduler.sweep_queued()
+        await wait_for_attempt_status(server, run.run_id, AttemptStatus.RUNNING)
+
+        await client.commands.cancel_run(run.run_id, force=True)
+        await server.scheduler.check_health()
+        await settle(server)
+        final = await server.store.get_run(run.run_id)
+    finally:
+        await client.close()
+        await server.close()
+
+    assert final.status is RunStatus.CANCELLED

@@ -51,6 +51,7 @@ __all__ = [
     "PARAM_NAME_PATTERN",
     "coerce_params",
     "format_duration",
+    "iter_document_steps",
     "iter_steps",
     "parse_duration",
     "parse_plan",
@@ -135,6 +136,53 @@ def iter_steps(plan: Plan) -> Iterator[tuple[str, Step]]:
     for name, procedure in plan.procedures.items():
         base = "" if name == DEFAULT_PROCEDURE else key_path("procedures", name)
         yield from _procedure_steps(procedure, base)
+
+
+def iter_document_steps(
+    document: Mapping[str, Any],
+) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """
+    Yield (path, action, inputs) of every well-formed step item of a raw document.
+
+    Unlike :func:`iter_steps` it needs no valid plan, so action inputs can be
+    checked alongside the document's other problems and all reported at once.
+    """
+    yield from _document_procedure_steps(document, "")
+    procedures = document.get("procedures")
+    if isinstance(procedures, Mapping):
+        for name, procedure in procedures.items():
+            if isinstance(procedure, Mapping):
+                yield from _document_procedure_steps(
+                    procedure, key_path("procedures", name)
+                )
+
+
+def _document_procedure_steps(
+    procedure: Mapping[str, Any], base: str
+) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    yield from _document_step_list(procedure.get("before"), key_path(base, "before"))
+    groups = procedure.get("groups")
+    if isinstance(groups, list):
+        for index, group in enumerate(groups):
+            if isinstance(group, Mapping):
+                group_path = item_path(key_path(base, "groups"), index)
+                yield from _document_step_list(
+                    group.get("steps"), key_path(group_path, "steps")
+                )
+    yield from _document_step_list(procedure.get("after"), key_path(base, "after"))
+
+
+def _document_step_list(
+    steps: object, base: str
+) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    if not isinstance(steps, list):
+        return
+    for index, step in enumerate(steps):
+        if not isinstance(step, Mapping) or not isinstance(step.get("action"), str):
+            continue
+        inputs = step.get("with", {})
+        if isinstance(inputs, Mapping):
+            yield item_path(base, index), step["action"], inputs
 
 
 def _procedure_steps(procedure: Procedure, base: str) -> Iterator[tuple[str, Step]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 import structlog
@@ -44,7 +44,7 @@ class LocalExecutor:
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancels: dict[str, asyncio.Event] = {}
-        self._running: set[str] = set()
+        self._running: dict[str, str] = {}
         self._logs = LogBuffer(work, clock)
         self._closing = False
 
@@ -67,6 +67,10 @@ class LocalExecutor:
                 cancel.set()
             elif (task := self._tasks.get(attempt_id)) is not None:
                 task.cancel()
+
+    def running(self) -> Mapping[str, str]:
+        """Return the attempts running here, as attempt id -> run id."""
+        return dict(self._running)
 
     def busy(self) -> bool:
         """Tell whether any attempt is scheduled or running here."""
@@ -119,11 +123,11 @@ class LocalExecutor:
             )
             if work is None:
                 return
-            self._running.add(dispatched.attempt_id)
+            self._running[dispatched.attempt_id] = dispatched.run_id
             try:
                 report = await self._execute(work)
             finally:
-                self._running.discard(dispatched.attempt_id)
+                self._running.pop(dispatched.attempt_id, None)
             if self._closing and report.status is AttemptStatus.CANCELLED:
                 report = Report(
                     status=AttemptStatus.INTERRUPTED,

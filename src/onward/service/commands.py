@@ -12,12 +12,12 @@ from typing import Any
 
 from onward import errors
 from onward.domain import events
-from onward.domain.plan_schema import coerce_params, iter_steps
+from onward.domain.plan_schema import coerce_params, iter_document_steps, parse_plan
 from onward.domain.plans import DEFAULT_PROCEDURE, Plan
 from onward.domain.runs import CancelMode, LaneKey, Run, RunState, Trigger
 from onward.ids import new_run_id
 from onward.service.engine import Command, Engine
-from onward.service.plan_files import detect_format, document_digest, load_plan_text
+from onward.service.plan_files import detect_format, document_digest, read_document
 from onward.service.ports import ActionChecker, IdempotencyRecord, PlanVersion
 
 
@@ -42,15 +42,25 @@ class Commands:
     def check_plan(
         self, text: str, *, source: str = "<plan>", format: str | None = None
     ) -> tuple[Plan, dict[str, Any]]:
-        """Validate a plan text, actions included; raise InvalidDefinitionError."""
-        plan, document = load_plan_text(text, source=source, format=format)
+        """Validate a plan text, actions included; raise InvalidDefinitionError.
+
+        Problems of the document and of its steps' action inputs are reported
+        together.
+        """
+        document = read_document(text, source=source, format=format)
         problems = [
             errors.Problem(f"{path}.with.{problem.path}".rstrip("."), problem.message)
             if problem.path
             else errors.Problem(f"{path}.action", problem.message)
-            for path, step in iter_steps(plan)
-            for problem in self._checker.check(step.action, step.inputs)
+            for path, action, inputs in iter_document_steps(document)
+            for problem in self._checker.check(action, inputs)
         ]
+        try:
+            plan = parse_plan(document)
+        except errors.InvalidDefinitionError as exc:
+            raise errors.InvalidDefinitionError(
+                [*exc.problems, *problems], subject="plan"
+            ) from None
         if problems:
             raise errors.InvalidDefinitionError(problems, subject="plan")
         return plan, document

@@ -381,6 +381,10 @@ class Executor(Protocol):
         """Stop running attempts now; each then reports itself cancelled."""
         ...
 
+    def running(self) -> Mapping[str, str]:
+        """Return the attempts running here, as attempt id -> run id."""
+        ...
+
 
 class ActionChecker(Protocol):
     """Tells which action kinds exist and checks a step's inputs."""

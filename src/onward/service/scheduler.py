@@ -13,7 +13,7 @@ import structlog
 from onward import errors
 from onward.domain import events
 from onward.domain.effects import DispatchAttempt
-from onward.domain.runs import Attempt, AttemptStatus
+from onward.domain.runs import Attempt, AttemptStatus, CancelMode
 from onward.service.engine import Engine
 from onward.service.ports import Executor
 
@@ -82,6 +82,7 @@ class Scheduler:
                     error=f"worker {attempt.worker_id} stopped heartbeating",
                 ),
             )
+        await self._kill_force_cancelled()
         for attempt in await self._store.expired_approvals(now=now):
             await self._finish(
                 attempt.run_id,
@@ -98,6 +99,17 @@ class Scheduler:
         await self._executor.dispatch(
             [_dispatch_of(attempt) for attempt in await self._store.queued_attempts()]
         )
+
+    async def _kill_force_cancelled(self) -> None:
+        """Kill local attempts of runs force-cancelled by another process."""
+        running = self._executor.running()
+        doomed: list[str] = []
+        for run_id in set(running.values()):
+            run = await self._store.get_run(run_id)
+            if run.cancel_mode is CancelMode.FORCE:
+                doomed.extend(a for a, r in running.items() if r == run_id)
+        if doomed:
+            await self._executor.kill(doomed)
 
     async def _finish(self, run_id: str, event: events.AttemptFinished) -> None:
         try:
