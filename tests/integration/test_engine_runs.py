@@ -17,6 +17,11 @@ from onward.service.commands import Caller
 from onward.storage import open_store
 from onward.storage.memory import MemoryStore
 
+LONG_PLAN = (
+    "name: long\ngroups: [{name: g, targets: [t], steps: "
+    "[{name: wait, action: shell, with: {command: 'sleep 60', kill_grace: 1}}]}]"
+)
+
 PLAN = """
 name: web
 groups:
@@ -259,10 +264,7 @@ async def test_a_force_cancel_from_another_process_kills_the_running_step(
     client = Runtime.open(settings, executes=False, store=open_store(url))
     await server.start()
     try:
-        await client.commands.apply_plan(
-            "name: long\ngroups: [{name: g, targets: [t], steps: "
-            "[{name: wait, action: shell, with: {command: 'sleep 60', kill_grace: 1}}]}]"
-        )
+        await client.commands.apply_plan(LONG_PLAN)
         run = await client.commands.start_run("long")
         assert server.scheduler is not None
         await server.scheduler.sweep_queued()
