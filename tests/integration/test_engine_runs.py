@@ -227,10 +227,7 @@ async def test_a_template_error_fails_the_step_with_a_clear_message(
 
 async def test_force_cancel_kills_a_running_step(runtime: Runtime) -> None:
     """Force cancel stops the running shell step and ends the run cancelled."""
-    await runtime.commands.apply_plan(
-        "name: long\ngroups: [{name: g, targets: [t], steps: "
-        "[{name: wait, action: shell, with: {command: 'sleep 60', kill_grace: 1}}]}]"
-    )
+    await runtime.commands.apply_plan(LONG_PLAN)
     run = await runtime.commands.start_run("long")
     await wait_for_attempt_status(runtime, run.run_id, AttemptStatus.RUNNING)
 
