@@ -276,3 +276,21 @@ async def test_a_force_cancel_from_another_process_kills_the_running_step(
         await server.close()
 
     assert final.status is RunStatus.CANCELLED
+
+
+async def test_a_step_reads_an_earlier_steps_output_through_its_template(
+    runtime: Runtime,
+) -> None:
+    """Templates see the outputs of the target's earlier steps."""
+    await runtime.commands.apply_plan(
+        "name: chained\ngroups: [{name: g, targets: [t], steps: ["
+        "{name: first, action: shell, with: {command: 'echo 42'}},"
+        "{name: second, action: shell, with: {command: "
+        "'echo got {{ steps.first.output.stdout | trim }}'}}]}]"
+    )
+
+    run = await runtime.commands.start_run("chained")
+    await settle(runtime)
+    logs = await runtime.queries.logs(run.run_id)
+
+    assert [entry.line for entry in logs] == ["42", "got 42"]

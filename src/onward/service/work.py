@@ -4,6 +4,7 @@ The worker's port into the service: claim an attempt, describe its work, report 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,7 +95,11 @@ class WorkService:
         target = stage.targets[attempt.lane.target]
         step = stage.steps[attempt.step]
         inputs = {**step.inputs, **attempt.input_overrides}
-        outputs = await self.engine.store.step_outputs(run.run_id, attempt.lane)
+        outputs = (
+            await self.engine.store.step_outputs(run.run_id, attempt.lane)
+            if _mentions_steps(inputs)
+            else {}
+        )
         context = {
             "run": {
                 "id": run.run_id,
@@ -124,3 +129,11 @@ class WorkService:
             inputs=inputs,
             context=context,
         )
+
+
+def _mentions_steps(inputs: Mapping[str, Any]) -> bool:
+    """Tell whether the inputs' templates may read earlier steps' outputs.
+
+    Reading outputs is a database query; most steps never use them.
+    """
+    return "steps" in json.dumps(inputs, default=str)
