@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections import OrderedDict
+from collections import ChainMap, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Final
+from datetime import datetime
+from typing import Final, cast
 
 import structlog
 
@@ -22,7 +23,7 @@ from onward.clock import Clock
 from onward.domain import effects, events, machine
 from onward.domain.plan_schema import parse_plan
 from onward.domain.plans import Plan
-from onward.domain.runs import Run, RunState
+from onward.domain.runs import Attempt, Lane, LaneKey, Run, RunState
 from onward.service.ports import (
     AuditEntry,
     Executor,
@@ -66,6 +67,10 @@ class Engine:
             weakref.WeakValueDictionary()
         )
         self._listeners: list[Listener] = []
+        #: events waiting to be decided, per run, with who waits for each
+        self._pending: dict[
+            str, list[tuple[events.Event, asyncio.Future[effects.Decision]]]
+        ] = {}
 
     def attach_executor(self, executor: Executor) -> None:
         """Send dispatched and killed attempts to ``executor``."""
@@ -106,35 +111,81 @@ class Engine:
     async def apply(
         self, run_id: str, event: events.Event, command: Command | None = None
     ) -> effects.Decision:
-        """Decide ``event`` for the run and save the outcome; retry lost races."""
+        """Decide ``event`` for the run and save the outcome; retry lost races.
+
+        Events without an operator command (workers' claims and reports) that
+        arrive while the run's previous decision is being saved are decided
+        together and saved in one transaction (group commit).
+        """
+        if command is not None and (command.name or command.idempotency is not None):
+            async with self._lock(run_id):
+                return await self._apply_command(run_id, event, command)
+        future: asyncio.Future[effects.Decision] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._pending.setdefault(run_id, []).append((event, future))
         async with self._lock(run_id):
-            for _ in range(_MAX_RACES):
-                cached = run_id in self._states
-                state = await self.state(run_id)
-                try:
-                    decision = machine.decide(state, event, now=self.clock.now())
-                except errors.InvalidTransitionError:
-                    # another process may have moved the run on since it was cached
-                    if not cached:
-                        raise
-                    self.forget(run_id)
-                    continue
+            if not future.done():
+                await self._flush(run_id)
+        return await future
+
+    async def _apply_command(
+        self, run_id: str, event: events.Event, command: Command
+    ) -> effects.Decision:
+        for _ in range(_MAX_RACES):
+            cached = run_id in self._states
+            state = await self.state(run_id)
+            try:
+                decision = machine.decide(state, event, now=self.clock.now())
+            except errors.InvalidTransitionError:
+                # another process may have moved the run on since it was cached
+                if not cached:
+                    raise
+                self.forget(run_id)
+                continue
+            try:
+                await self._save(
+                    state, decision, command, expected_version=state.run.version
+                )
+            except errors.StaleStateError:
+                self.forget(run_id)
+                if command.idempotency is not None:
+                    raise
+                continue
+            await self._after(state, decision)
+            return decision
+        raise _gave_up(run_id)
+
+    async def _flush(self, run_id: str) -> None:
+        """Decide and save every pending event of the run in one transaction."""
+        batch = self._pending.pop(run_id, [])
+        for _ in range(_MAX_RACES):
+            cached = run_id in self._states
+            state = await self.state(run_id)
+            merged, outcomes = _decide_batch(state, batch, now=self.clock.now())
+            refused = any(
+                isinstance(o, errors.InvalidTransitionError) for o in outcomes
+            )
+            if refused and cached:
+                self.forget(run_id)
+                continue
+            if merged is not None:
                 try:
                     await self._save(
-                        state,
-                        decision,
-                        command or Command(),
-                        expected_version=state.run.version,
+                        state, merged, Command(), expected_version=state.run.version
                     )
                 except errors.StaleStateError:
-                    self._states.pop(run_id, None)
-                    if command is not None and command.idempotency is not None:
-                        raise
+                    self.forget(run_id)
                     continue
-                await self._after(state, decision)
-                return decision
-        msg = f"run {run_id} kept changing under the engine; gave up"
-        raise errors.StorageError(msg)
+                await self._after(state, merged)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, errors.OnwardError):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+            return
+        for _, future in batch:
+            future.set_exception(_gave_up(run_id))
 
     async def state(self, run_id: str) -> RunState:
         """Return the run's decision state (from the cache when current)."""
@@ -242,3 +293,55 @@ async def apply_all(engine: Engine, items: Sequence[tuple[str, events.Event]]) -
             await engine.apply(run_id, event)
         except errors.InvalidTransitionError:
             _log.info("event.dropped", run_id=run_id, event=type(event).__name__)
+
+
+def _gave_up(run_id: str) -> errors.StorageError:
+    msg = f"run {run_id} kept changing under the engine; gave up"
+    return errors.StorageError(msg)
+
+
+def _decide_batch(
+    state: RunState,
+    batch: Sequence[tuple[events.Event, asyncio.Future[effects.Decision]]],
+    *,
+    now: datetime,
+) -> tuple[effects.Decision | None, list[effects.Decision | errors.OnwardError]]:
+    """Decide events one after another; return their merged decision and outcomes.
+
+    The state is layered, not copied: lanes changed by the batch sit over the
+    stored ones, so a batch costs what it changes.
+    """
+    lanes: dict[LaneKey, Lane] = {}
+    attempts: dict[str, Attempt] = {}
+    changed: list[effects.Effect] = []
+    outcomes: list[effects.Decision | errors.OnwardError] = []
+    current = state
+    last: effects.Decision | None = None
+    for event, _ in batch:
+        try:
+            decision = machine.decide(current, event, now=now)
+        except errors.InvalidTransitionError as exc:
+            outcomes.append(exc)
+            continue
+        outcomes.append(decision)
+        lanes.update(decision.lanes)
+        attempts.update(decision.attempts)
+        changed.extend(decision.effects)
+        in_flight = {
+            **{a: v for a, v in current.attempts.items() if a not in decision.attempts},
+            **{a: v for a, v in decision.attempts.items() if v.status.is_in_flight},
+        }
+        current = replace(
+            current,
+            run=decision.run,
+            # ChainMap writes only to its first map: the stored lanes stay untouched
+            lanes=ChainMap(lanes, cast("dict[LaneKey, Lane]", state.lanes)),
+            attempts=in_flight,
+        )
+        last = decision
+    if last is None:
+        return None, outcomes
+    merged = effects.Decision(
+        run=last.run, lanes=lanes, attempts=attempts, effects=tuple(changed)
+    )
+    return merged, outcomes
