@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
@@ -41,7 +42,11 @@ class LocalExecutor:
         self._catalog = catalog
         self._clock = clock
         self.worker_id = worker_id
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = Slots(concurrency)
+        #: attempts whose claim rides on the transaction that queues them
+        self._reserved: set[str] = set()
+        #: attempts killed before they started here
+        self._killed: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancels: dict[str, asyncio.Event] = {}
         self._running: dict[str, str] = {}
@@ -55,7 +60,12 @@ class LocalExecutor:
         for attempt in attempts:
             if attempt.attempt_id in self._tasks:
                 continue
-            task = asyncio.create_task(self._run(attempt), name=attempt.attempt_id)
+            if attempt.attempt_id in self._reserved:
+                self._reserved.discard(attempt.attempt_id)
+                runner = self._run_claimed(attempt)
+            else:
+                runner = self._run(attempt)
+            task = asyncio.create_task(runner, name=attempt.attempt_id)
             self._tasks[attempt.attempt_id] = task
             task.add_done_callback(functools.partial(self._done, attempt.attempt_id))
 
@@ -65,8 +75,23 @@ class LocalExecutor:
             cancel = self._cancels.get(attempt_id)
             if cancel is not None:
                 cancel.set()
-            elif (task := self._tasks.get(attempt_id)) is not None:
-                task.cancel()
+            elif attempt_id in self._tasks:
+                # not started yet: it reports itself cancelled instead of running
+                self._killed.add(attempt_id)
+
+    def reserve(self, attempt: DispatchAttempt) -> str | None:
+        """Hold a slot for an attempt to run here at once; return this worker's id."""
+        if self._closing or not self._slots.try_take():
+            return None
+        self._reserved.add(attempt.attempt_id)
+        return self.worker_id
+
+    def release(self, attempt_ids: Sequence[str]) -> None:
+        """Give back slots held for attempts whose claim was not saved."""
+        for attempt_id in attempt_ids:
+            if attempt_id in self._reserved:
+                self._reserved.discard(attempt_id)
+                self._slots.give()
 
     def running(self) -> Mapping[str, str]:
         """Return the attempts running here, as attempt id -> run id."""
@@ -101,6 +126,7 @@ class LocalExecutor:
 
     def _done(self, attempt_id: str, task: asyncio.Task[None]) -> None:
         self._tasks.pop(attempt_id, None)
+        self._killed.discard(attempt_id)
         if not task.cancelled() and task.exception() is not None:
             _log.error(
                 "attempt.executor_failed",
@@ -113,7 +139,8 @@ class LocalExecutor:
             delay = (dispatched.not_before - self._clock.now()).total_seconds()
             if delay > 0:
                 await asyncio.sleep(delay)
-        async with self._slots:
+        await self._slots.take()
+        try:
             if self._closing:
                 return
             work = await self._work.claim(
@@ -121,23 +148,41 @@ class LocalExecutor:
                 attempt_id=dispatched.attempt_id,
                 worker_id=self.worker_id,
             )
-            if work is None:
-                return
+            if work is not None:
+                await self._carry_out(dispatched, work)
+        finally:
+            self._slots.give()
+
+    async def _run_claimed(self, dispatched: DispatchAttempt) -> None:
+        """Run an attempt claimed for this worker when it was queued."""
+        try:
+            work = await self._work.describe(
+                run_id=dispatched.run_id, attempt_id=dispatched.attempt_id
+            )
+            if work is not None:
+                await self._carry_out(dispatched, work)
+        finally:
+            self._slots.give()
+
+    async def _carry_out(self, dispatched: DispatchAttempt, work: Work) -> None:
+        if dispatched.attempt_id in self._killed:
+            report = Report(
+                status=AttemptStatus.CANCELLED, error="killed before it started"
+            )
+        else:
             self._running[dispatched.attempt_id] = dispatched.run_id
             try:
                 report = await self._execute(work)
             finally:
                 self._running.pop(dispatched.attempt_id, None)
-            if self._closing and report.status is AttemptStatus.CANCELLED:
-                report = Report(
-                    status=AttemptStatus.INTERRUPTED,
-                    error="the server stopped during the step",
-                )
-            await self._work.finish(
-                run_id=dispatched.run_id,
-                attempt_id=dispatched.attempt_id,
-                report=report,
+        if self._closing and report.status is AttemptStatus.CANCELLED:
+            report = Report(
+                status=AttemptStatus.INTERRUPTED,
+                error="the server stopped during the step",
             )
+        await self._work.finish(
+            run_id=dispatched.run_id, attempt_id=dispatched.attempt_id, report=report
+        )
 
     async def _execute(self, work: Work) -> Report:
         attempt = work.attempt
@@ -186,3 +231,42 @@ def _report(result: ActionResult) -> Report:
         output=result.output,
         retryable=result.retryable,
     )
+
+
+class Slots:
+    """A counting semaphore that can also be taken without waiting."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_take(self) -> bool:
+        """Take a slot if one is free now; tell whether it was taken."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        """Take a slot, waiting (first come, first served) until one is free."""
+        if self.try_take():
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.give()  # handed a slot just as we were cancelled: pass it on
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+
+    def give(self) -> None:
+        """Return a slot, handing it to the longest waiter if any."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1

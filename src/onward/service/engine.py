@@ -9,6 +9,7 @@ its effects. A lost race reloads the state and decides again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections import ChainMap, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -100,13 +101,25 @@ class Engine:
     async def create(self, state: RunState, command: Command) -> effects.Decision:
         """Save a new run and start it, in one transaction."""
         fresh = machine.new_run_state(state)
-        decision = machine.decide(fresh, events.StartRequested(), now=self.clock.now())
-        await self._save(fresh, decision, command, expected_version=0)
+        reserved: list[str] = []
+        merged, (outcome,) = _decide_batch(
+            fresh,
+            [events.StartRequested()],
+            now=self.clock.now(),
+            follow=functools.partial(self._claims_here, reserved),
+        )
+        if merged is None:
+            raise cast("errors.OnwardError", outcome)
+        try:
+            await self._save(fresh, merged, command, expected_version=0)
+        except errors.OnwardError:
+            self._release(reserved)
+            raise
         self._plans[
             (state.run.workspace, state.run.plan_name, state.run.plan_version)
         ] = state.plan
-        await self._after(fresh, decision)
-        return decision
+        await self._after(fresh, merged)
+        return merged
 
     async def apply(
         self, run_id: str, event: events.Event, command: Command | None = None
@@ -132,60 +145,94 @@ class Engine:
     async def _apply_command(
         self, run_id: str, event: events.Event, command: Command
     ) -> effects.Decision:
-        for _ in range(_MAX_RACES):
-            cached = run_id in self._states
-            state = await self.state(run_id)
-            try:
-                decision = machine.decide(state, event, now=self.clock.now())
-            except errors.InvalidTransitionError:
-                # another process may have moved the run on since it was cached
-                if not cached:
-                    raise
-                self.forget(run_id)
-                continue
-            try:
-                await self._save(
-                    state, decision, command, expected_version=state.run.version
-                )
-            except errors.StaleStateError:
-                self.forget(run_id)
-                if command.idempotency is not None:
-                    raise
-                continue
-            await self._after(state, decision)
-            return decision
-        raise _gave_up(run_id)
+        (outcome,) = await self._decide_and_save(run_id, [event], command)
+        if isinstance(outcome, errors.OnwardError):
+            raise outcome
+        return outcome
 
     async def _flush(self, run_id: str) -> None:
         """Decide and save every pending event of the run in one transaction."""
         batch = self._pending.pop(run_id, [])
+        try:
+            outcomes = await self._decide_and_save(
+                run_id, [event for event, _ in batch], Command()
+            )
+        except errors.OnwardError as exc:
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, errors.OnwardError):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    async def _decide_and_save(
+        self, run_id: str, batch: list[events.Event], command: Command
+    ) -> list[effects.Decision | errors.OnwardError]:
+        """Decide events in order on the run's state and save them together."""
         for _ in range(_MAX_RACES):
             cached = run_id in self._states
             state = await self.state(run_id)
-            merged, outcomes = _decide_batch(state, batch, now=self.clock.now())
+            reserved: list[str] = []
+            merged, outcomes = _decide_batch(
+                state,
+                batch,
+                now=self.clock.now(),
+                follow=functools.partial(self._claims_here, reserved),
+            )
             refused = any(
                 isinstance(o, errors.InvalidTransitionError) for o in outcomes
             )
             if refused and cached:
+                # another process may have moved the run on since it was cached
+                self._release(reserved)
                 self.forget(run_id)
                 continue
             if merged is not None:
                 try:
                     await self._save(
-                        state, merged, Command(), expected_version=state.run.version
+                        state, merged, command, expected_version=state.run.version
                     )
                 except errors.StaleStateError:
+                    self._release(reserved)
                     self.forget(run_id)
+                    if command.idempotency is not None:
+                        raise
                     continue
+                except errors.OnwardError:
+                    self._release(reserved)
+                    raise
                 await self._after(state, merged)
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, errors.OnwardError):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
-            return
-        for _, future in batch:
-            future.set_exception(_gave_up(run_id))
+            return outcomes
+        raise _gave_up(run_id)
+
+    def _claims_here(
+        self, reserved: list[str], decision: effects.Decision
+    ) -> list[events.Event]:
+        """Claim, in the same transaction, attempts this process will run now."""
+        if self._executor is None:
+            return []
+        now = self.clock.now()
+        claims: list[events.Event] = []
+        for effect in decision.effects:
+            if not isinstance(effect, effects.DispatchAttempt) or (
+                effect.not_before is not None and effect.not_before > now
+            ):
+                continue
+            worker_id = self._executor.reserve(effect)
+            if worker_id is not None:
+                reserved.append(effect.attempt_id)
+                claims.append(
+                    events.AttemptClaimed(
+                        attempt_id=effect.attempt_id, worker_id=worker_id
+                    )
+                )
+        return claims
+
+    def _release(self, reserved: list[str]) -> None:
+        if reserved and self._executor is not None:
+            self._executor.release(reserved)
 
     async def state(self, run_id: str) -> RunState:
         """Return the run's decision state (from the cache when current)."""
@@ -302,12 +349,15 @@ def _gave_up(run_id: str) -> errors.StorageError:
 
 def _decide_batch(
     state: RunState,
-    batch: Sequence[tuple[events.Event, asyncio.Future[effects.Decision]]],
+    batch: Sequence[events.Event],
     *,
     now: datetime,
+    follow: Callable[[effects.Decision], list[events.Event]] | None = None,
 ) -> tuple[effects.Decision | None, list[effects.Decision | errors.OnwardError]]:
     """Decide events one after another; return their merged decision and outcomes.
 
+    ``follow`` may add events after each decision (claims of the attempts this
+    process runs at once); they are saved with the batch but have no outcome.
     The state is layered, not copied: lanes changed by the batch sit over the
     stored ones, so a batch costs what it changes.
     """
@@ -317,31 +367,47 @@ def _decide_batch(
     outcomes: list[effects.Decision | errors.OnwardError] = []
     current = state
     last: effects.Decision | None = None
-    for event, _ in batch:
+    queue = [(event, True) for event in batch]
+    while queue:
+        event, reported = queue.pop(0)
         try:
             decision = machine.decide(current, event, now=now)
         except errors.InvalidTransitionError as exc:
-            outcomes.append(exc)
+            if reported:
+                outcomes.append(exc)
             continue
-        outcomes.append(decision)
+        if reported:
+            outcomes.append(decision)
         lanes.update(decision.lanes)
         attempts.update(decision.attempts)
         changed.extend(decision.effects)
-        in_flight = {
-            **{a: v for a, v in current.attempts.items() if a not in decision.attempts},
-            **{a: v for a, v in decision.attempts.items() if v.status.is_in_flight},
-        }
-        current = replace(
-            current,
-            run=decision.run,
-            # ChainMap writes only to its first map: the stored lanes stay untouched
-            lanes=ChainMap(lanes, cast("dict[LaneKey, Lane]", state.lanes)),
-            attempts=in_flight,
-        )
+        current = _layered(current, state, decision, lanes)
         last = decision
+        if follow is not None:
+            queue[0:0] = [(extra, False) for extra in follow(decision)]
     if last is None:
         return None, outcomes
     merged = effects.Decision(
         run=last.run, lanes=lanes, attempts=attempts, effects=tuple(changed)
     )
     return merged, outcomes
+
+
+def _layered(
+    current: RunState,
+    stored: RunState,
+    decision: effects.Decision,
+    lanes: dict[LaneKey, Lane],
+) -> RunState:
+    """Return the state after a decision, its changed lanes over the stored ones."""
+    in_flight = {
+        **{a: v for a, v in current.attempts.items() if a not in decision.attempts},
+        **{a: v for a, v in decision.attempts.items() if v.status.is_in_flight},
+    }
+    return replace(
+        current,
+        run=decision.run,
+        # ChainMap writes only to its first map: the stored lanes stay untouched
+        lanes=ChainMap(lanes, cast("dict[LaneKey, Lane]", stored.lanes)),
+        attempts=in_flight,
+    )

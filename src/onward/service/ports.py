@@ -385,6 +385,19 @@ class Executor(Protocol):
         """Return the attempts running here, as attempt id -> run id."""
         ...
 
+    def reserve(self, attempt: DispatchAttempt) -> str | None:
+        """Hold a slot to run a due attempt here at once; return the claiming worker.
+
+        The engine then saves the claim in the same transaction that queued the
+        attempt, and dispatches it; None when no slot is free (or the executor
+        runs attempts elsewhere), and the attempt is claimed the usual way.
+        """
+        ...
+
+    def release(self, attempt_ids: Sequence[str]) -> None:
+        """Give back slots held for attempts whose claim was not saved."""
+        ...
+
 
 class ActionChecker(Protocol):
     """Tells which action kinds exist and checks a step's inputs."""

@@ -67,6 +67,14 @@ class WorkService:
             return None
         return await self._work(decision.run, decision.attempts[attempt_id])
 
+    async def describe(self, *, run_id: str, attempt_id: str) -> Work | None:
+        """Return the work of an attempt already claimed (None if it is not running)."""
+        state = await self.engine.state(run_id)
+        attempt = state.attempts.get(attempt_id)
+        if attempt is None or attempt.status is not AttemptStatus.RUNNING:
+            return None
+        return await self._work(state.run, attempt)
+
     async def finish(self, *, run_id: str, attempt_id: str, report: Report) -> bool:
         """Record an attempt's end; return False if the run no longer expected it."""
         event = events.AttemptFinished(

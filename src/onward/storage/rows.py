@@ -8,11 +8,20 @@ the record. Nested records are JSON: lists of plain dicts and lists.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import RowMapping
 
+from onward.domain.access import (
+    Credential,
+    CredentialKind,
+    Role,
+    RoleBinding,
+    User,
+    Workspace,
+)
 from onward.domain.runs import (
     Attempt,
     AttemptStatus,
@@ -32,6 +41,7 @@ from onward.service.ports import (
     AuditEntry,
     IdempotencyRecord,
     LogEntry,
+    Operation,
     PlanSummary,
     PlanVersion,
 )
@@ -278,6 +288,121 @@ def idempotency_from_row(row: Row) -> IdempotencyRecord:
     )
 
 
+def workspace_to_row(workspace: Workspace) -> dict[str, Any]:
+    """Return the workspaces row of a workspace."""
+    return {
+        "name": workspace.name,
+        "description": workspace.description,
+        "created_at": workspace.created_at,
+    }
+
+
+def workspace_from_row(row: Row) -> Workspace:
+    """Return the workspace of a workspaces row."""
+    return Workspace(
+        name=row["name"], description=row["description"], created_at=row["created_at"]
+    )
+
+
+def user_to_row(user: User) -> dict[str, Any]:
+    """Return the users row of a user."""
+    return {
+        "user_id": user.user_id,
+        "username": user.username,
+        "password_hash": user.password_hash,
+        "superuser": user.superuser,
+        "disabled": user.disabled,
+        "created_at": user.created_at,
+    }
+
+
+def user_from_row(row: Row) -> User:
+    """Return the user of a users row."""
+    return User(
+        user_id=row["user_id"],
+        username=row["username"],
+        password_hash=row["password_hash"],
+        superuser=row["superuser"],
+        disabled=row["disabled"],
+        created_at=row["created_at"],
+    )
+
+
+def binding_to_row(binding: RoleBinding) -> dict[str, Any]:
+    """Return the role_bindings row of a role binding."""
+    return {
+        "workspace": binding.workspace,
+        "user_id": binding.user_id,
+        "role": binding.role.value,
+    }
+
+
+def binding_from_row(row: Row) -> RoleBinding:
+    """Return the role binding of a role_bindings row."""
+    return RoleBinding(
+        workspace=row["workspace"], user_id=row["user_id"], role=Role(row["role"])
+    )
+
+
+def credential_to_row(credential: Credential) -> dict[str, Any]:
+    """Return the credentials row of a credential."""
+    return {
+        "credential_id": credential.credential_id,
+        "kind": credential.kind.value,
+        "user_id": credential.user_id,
+        "secret_hash": credential.secret_hash,
+        "created_at": credential.created_at,
+        "expires_at": credential.expires_at,
+        "revoked_at": credential.revoked_at,
+        "workspace": credential.workspace,
+        "role": credential.role.value if credential.role is not None else None,
+        "name": credential.name,
+    }
+
+
+def credential_from_row(row: Row) -> Credential:
+    """Return the credential of a credentials row."""
+    role = row["role"]
+    return Credential(
+        credential_id=row["credential_id"],
+        kind=CredentialKind(row["kind"]),
+        user_id=row["user_id"],
+        secret_hash=row["secret_hash"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        workspace=row["workspace"],
+        role=Role(role) if role is not None else None,
+        name=row["name"],
+    )
+
+
+def operation_to_row(operation: Operation) -> dict[str, Any]:
+    """Return the operations row of an operation."""
+    return {
+        "operation_id": operation.operation_id,
+        "workspace": operation.workspace,
+        "run_id": operation.run_id,
+        "command": operation.command,
+        "run_version": operation.run_version,
+        "created_at": operation.created_at,
+        "created_by": operation.created_by,
+    }
+
+
+def operation_from_row(row: Row) -> Operation:
+    """Return the operation of an operations row."""
+    return Operation(
+        operation_id=row["operation_id"],
+        workspace=row["workspace"],
+        run_id=row["run_id"],
+        command=row["command"],
+        run_version=row["run_version"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+    )
+
+
 def _stage_to_json(stage: StageProgress) -> dict[str, int]:
     return {"next_target": stage.next_target, "active": stage.active}
 
@@ -303,7 +428,9 @@ def _halt_point_from_json(data: Mapping[str, Any]) -> HaltPoint:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _step_to_json(step: StepState) -> dict[str, Any]:
+    # step states repeat (most are pending and untried); the dict is never mutated
     return {
         "status": step.status.value,
         "tries": step.tries,

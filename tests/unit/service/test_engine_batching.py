@@ -8,9 +8,11 @@ import pytest
 
 from onward import errors
 from onward.clock import FrozenClock
+from onward.config import Settings
 from onward.domain import events
 from onward.domain.plan_schema import parse_plan
 from onward.domain.runs import AttemptStatus, Run, RunState, RunStatus
+from onward.runtime import Runtime
 from onward.service.engine import Command, Engine
 from onward.service.ports import RunCommit
 from onward.storage.memory import MemoryStore
@@ -160,3 +162,23 @@ async def test_a_stale_cache_is_reloaded_before_an_event_is_refused(
     )
 
     assert decision.attempts[attempt].status is AttemptStatus.SUCCEEDED
+
+
+async def test_a_step_run_here_is_claimed_in_the_transaction_that_queues_it() -> None:
+    """With a local executor, each sequential step costs one commit, not two."""
+    store = CountingStore()
+    runtime = Runtime.open(Settings(heartbeat_timeout=60), executes=True, store=store)
+    await runtime.commands.apply_plan(
+        "name: seq\ngroups: [{name: g, targets: [t], steps: ["
+        + ", ".join(f"{{name: s{i}, action: noop}}" for i in range(5))
+        + "]}]"
+    )
+
+    run = await runtime.commands.start_run("seq")
+    assert runtime.executor is not None
+    await runtime.executor.drain()
+    final = await store.get_run(run.run_id)
+    await runtime.close()
+
+    assert final.status is RunStatus.SUCCEEDED
+    assert store.commits == 1 + 5
