@@ -19,6 +19,7 @@ from onward.ids import new_run_id
 from onward.service.engine import Command, Engine
 from onward.service.plan_files import detect_format, document_digest, read_document
 from onward.service.ports import ActionChecker, IdempotencyRecord, PlanVersion
+from onward.service.recovery import check_recovery_start
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,6 +124,9 @@ class Commands:
                 [errors.Problem("procedure", msg)], subject="run"
             )
         values = coerce_params(plan, params or {}, from_strings=params_from_strings)
+        await check_recovery_start(
+            self.store, workspace=caller.workspace, plan=plan.name, procedure=procedure
+        )
         run = Run(
             run_id=new_run_id(),
             plan_id=stored.plan_id,
