@@ -32,6 +32,7 @@ from onward.domain._schema_params import (
     coerce_params,
     parse_param_specs,
 )
+from onward.domain._schema_triggers import check_trigger_targets, parse_triggers
 from onward.domain._schema_values import expected, format_duration, parse_duration
 from onward.domain.plans import (
     DEFAULT_PROCEDURE,
@@ -70,6 +71,7 @@ _PLAN_KEYS: Final = (
     "groups",
     "after",
     "procedures",
+    "triggers",
 )
 _PROCEDURE_KEYS: Final = ("before", "groups", "after")
 _GROUP_KEYS: Final = ("name", "parallel", "queue", "targets", "steps")
@@ -121,7 +123,9 @@ def parse_plan(document: Mapping[str, Any]) -> Plan:
         params=parse_param_specs(top),
         procedures=_parse_procedures(top),
         queue=top.name("queue"),
+        triggers=parse_triggers(top),
     )
+    check_trigger_targets(plan, top.at("triggers"), problems)
     problems.raise_if_any(subject="plan")
     return plan
 

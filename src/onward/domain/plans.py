@@ -221,6 +221,71 @@ class ParamSpec:
     choices: tuple[Any, ...] = ()
 
 
+class TriggerKind(StrEnum):
+    """What starts a trigger's runs."""
+
+    #: a cron schedule
+    TIMER = "timer"
+    #: a data object posted under a data class
+    EVENT = "event"
+
+
+class MissedFires(StrEnum):
+    """What a timer does about fire times that passed while Onward was down."""
+
+    #: forget them; fire again at the next time
+    SKIP = "skip"
+    #: start one run for all of them
+    RUN_ONCE = "run_once"
+
+
+class ConditionOp(StrEnum):
+    """How a condition compares a data object's field."""
+
+    EQ = "eq"
+    NE = "ne"
+    IN = "in"
+    NOT_IN = "not_in"
+    CONTAINS = "contains"
+    EXISTS = "exists"
+    GT = "gt"
+    GE = "ge"
+    LT = "lt"
+    LE = "le"
+    MATCHES = "matches"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Condition:
+    """One test of a data object's field (a dotted path into the object)."""
+
+    field: str
+    op: ConditionOp = ConditionOp.EQ
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trigger:
+    """Starts runs of its plan on a schedule or when a matching event arrives."""
+
+    name: str
+    kind: TriggerKind
+    #: the procedure its runs execute
+    procedure: str = DEFAULT_PROCEDURE
+    #: run parameters (checked against the plan's params)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+    #: timer: a five-field cron expression
+    cron: str = ""
+    #: timer: the IANA time zone the cron expression is read in
+    timezone: str = "UTC"
+    missed: MissedFires = MissedFires.SKIP
+    #: event: the data class whose objects it listens to
+    dataclass: str = ""
+    #: event: all must hold for an object to start a run
+    conditions: tuple[Condition, ...] = ()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
     """A validated plan definition (one version of it)."""
@@ -238,6 +303,8 @@ class Plan:
     procedures: Mapping[str, Procedure] = field(default_factory=dict)
     #: the worker queue for the plan's steps (a step's own queue wins)
     queue: str | None = None
+    #: timer and event triggers that start runs of the plan
+    triggers: tuple[Trigger, ...] = ()
 
     def procedure(self, name: str = DEFAULT_PROCEDURE) -> Procedure | None:
         """Return the named procedure, or None when the plan has none of that name."""
