@@ -4,6 +4,7 @@ Alembic migrations on real SQLite and PostgreSQL databases, and opening a store.
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import platformdirs
@@ -26,7 +27,13 @@ TABLES = {
     "logs",
     "idempotency",
     "workers",
+    "workspaces",
+    "users",
+    "role_bindings",
+    "credentials",
+    "operations",
 }
+ACCESS_TABLES = {"workspaces", "users", "role_bindings", "credentials", "operations"}
 
 
 @pytest.fixture(
@@ -86,6 +93,37 @@ def test_the_migrated_schema_matches_the_tables_module(empty_database_url: str) 
         engine.dispose()
 
     assert differences == []
+
+
+async def test_the_migrations_create_the_default_workspace(
+    empty_database_url: str,
+) -> None:
+    """A migrated database has the ``default`` workspace, with an aware UTC time."""
+    storage.upgrade(empty_database_url)
+    store = storage.open_store(empty_database_url, migrate=False)
+
+    try:
+        workspaces = await store.list_workspaces()
+    finally:
+        await store.close()
+
+    assert [workspace.name for workspace in workspaces] == ["default"]
+    assert workspaces[0].created_at.tzinfo == UTC
+
+
+def test_access_migration_goes_down_to_the_tables_of_0001_and_up_again(
+    empty_database_url: str,
+) -> None:
+    """Migrating 0002 down and up again leaves the tables of 0001 in place."""
+    storage.upgrade(empty_database_url, "0001")
+    at_0001 = table_names_and_revision(empty_database_url)
+    storage.upgrade(empty_database_url)
+    storage.downgrade(empty_database_url, "0001")
+
+    after_downgrade = table_names_and_revision(empty_database_url)
+
+    assert at_0001 == (TABLES - ACCESS_TABLES, "0001")
+    assert after_downgrade == at_0001
 
 
 def test_upgrading_a_database_at_head_changes_nothing(empty_database_url: str) -> None:

@@ -13,7 +13,7 @@ import click
 import structlog
 
 from onward import errors
-from onward.cli import plans, runs, server
+from onward.cli import admin, plans, runs, server
 from onward.cli.backend import Options, default_actor
 
 __all__ = ["EXIT_CODES", "main", "onward"]
@@ -132,6 +132,7 @@ onward.add_command(plans.plan)
 onward.add_command(runs.run)
 onward.add_command(server.serve)
 onward.add_command(server.db)
+onward.add_command(admin.admin)
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ Authentication and authorization: passwords, sessions, API keys, roles, login li
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 import secrets
 from collections import deque
 from dataclasses import dataclass, replace
@@ -35,6 +37,11 @@ SECRET_PREFIX: Final = "onw_"  # noqa: S105 - a prefix, not a secret
 _HASHER: Final = argon2.PasswordHasher()  # argon2id with the library's defaults
 #: a hash to verify against when the user does not exist (keeps timing alike)
 _DUMMY_HASH: Final = _HASHER.hash(secrets.token_urlsafe(16))
+#: the limiter forgets expired failures of every key past this many keys
+_LIMITER_SWEEP_AT: Final = 10_000
+#: roles from the least to the most allowed
+_ROLE_ORDER: Final = (Role.VIEWER, Role.OPERATOR, Role.AUTHOR, Role.ADMIN)
+_WORKSPACE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def hash_secret(secret: str) -> str:
@@ -72,24 +79,35 @@ class LoginLimiter:
             recent = self._recent(key, now)
             if len(recent) >= self._failures:
                 wait = recent[0] + self._window - now
+                # rounded up: a client waiting retry_after seconds is let in
                 raise errors.RateLimitedError(
-                    retry_after=max(int(wait.total_seconds()), 1)
+                    retry_after=max(math.ceil(wait.total_seconds()), 1)
                 )
 
     def failed(self, *keys: str) -> None:
         """Count a failure against every key."""
         now = self._clock.now()
+        if len(self._seen) >= _LIMITER_SWEEP_AT:
+            # keys are chosen by whoever sends logins: forget the idle ones
+            for key in list(self._seen):
+                self._recent(key, now)
         for key in keys:
-            self._recent(key, now).append(now)
+            self._recent(key, now)
+            self._seen.setdefault(key, deque()).append(now)
 
     def succeeded(self, key: str) -> None:
         """Forget an account's failures after a good login."""
         self._seen.pop(key, None)
 
     def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        recent = self._seen.setdefault(key, deque())
+        """Return the key's failures within the window; forget the key if none."""
+        recent = self._seen.get(key)
+        if recent is None:
+            return deque()
         while recent and recent[0] <= now - self._window:
             recent.popleft()
+        if not recent:
+            del self._seen[key]
         return recent
 
 
@@ -126,6 +144,7 @@ class AuthService:
         if existing is not None and not reset:
             raise errors.AlreadyExistsError(kind="user", name=username)
         if existing is not None:
+            _check_password(password)
             user = replace(
                 existing,
                 password_hash=_hash_password(password),
@@ -168,6 +187,51 @@ class AuthService:
         await self._store.update_user(user)
         return user
 
+    async def has_users(self) -> bool:
+        """Tell whether any user exists (an installation has none at first)."""
+        return bool(await self._store.list_users())
+
+    async def create_workspace(self, name: str, description: str = "") -> Workspace:
+        """Create a workspace; raise AlreadyExistsError if the name is taken."""
+        if not _WORKSPACE_NAME.fullmatch(name):
+            msg = (
+                "1 to 64 letters, digits, '.', '-' or '_'; the first a letter or digit"
+            )
+            raise errors.InvalidDefinitionError(
+                [errors.Problem("name", msg)], subject="workspace"
+            )
+        workspace = Workspace(
+            name=name, description=description, created_at=self._clock.now()
+        )
+        await self._store.create_workspace(workspace)
+        return workspace
+
+    async def grant(self, username: str, workspace: str, role: Role) -> RoleBinding:
+        """Give a user a role in a workspace, replacing any role there.
+
+        Raises:
+            UserNotFoundError: no user has this username.
+            WorkspaceNotFoundError: the workspace does not exist.
+        """
+        user = await self._user_named(username)
+        await self._store.get_workspace(workspace)
+        binding = RoleBinding(workspace=workspace, user_id=user.user_id, role=role)
+        await self._store.put_binding(binding)
+        return binding
+
+    async def revoke_grant(self, username: str, workspace: str) -> bool:
+        """Remove a user's role in a workspace; tell whether there was one.
+
+        Raises:
+            UserNotFoundError: no user has this username.
+        """
+        user = await self._user_named(username)
+        held = await self._store.list_bindings(
+            workspace=workspace, user_id=user.user_id
+        )
+        await self._store.delete_binding(workspace=workspace, user_id=user.user_id)
+        return bool(held)
+
     async def login(
         self, username: str, password: str, *, address: str
     ) -> IssuedSecret:
@@ -175,7 +239,9 @@ class AuthService:
         account_key, address_key = f"user:{username}", f"addr:{address}"
         self.limiter.check(account_key, address_key)
         user = await self._store.find_user(username)
-        if user is None or user.disabled or not _verify(user.password_hash, password):
+        # verified even for an unknown or disabled user, so that timing tells nothing
+        verified = _verify(user.password_hash if user is not None else "", password)
+        if user is None or user.disabled or not verified:
             self.limiter.failed(account_key, address_key)
             msg = "Invalid username or password"
             raise errors.AuthenticationError(msg)
@@ -201,7 +267,15 @@ class AuthService:
         role: Role | None = None,
         expires_in: timedelta | None = None,
     ) -> IssuedSecret:
-        """Issue an API key acting as the principal, optionally limited."""
+        """Issue an API key acting as the principal, optionally limited.
+
+        A key made with an API key is held to that key's limits too.
+
+        Raises:
+            WorkspaceNotFoundError: the principal's own key is limited to
+                another workspace.
+        """
+        workspace, role = _within_limits(principal, workspace, role)
         expires_at = self._clock.now() + expires_in if expires_in else None
         user = await self._store.get_user(principal.user_id)
         return await self._issue(
@@ -214,9 +288,15 @@ class AuthService:
         )
 
     async def revoke(self, principal: Principal, credential_id: str) -> None:
-        """Revoke one of the principal's credentials (any, for a superuser)."""
+        """Revoke one of the principal's credentials (any, for a superuser).
+
+        A superuser's API key limited to a workspace or a role acts as the
+        user's own credential here: it revokes only the user's credentials.
+        """
         credential = await self._store.get_credential(credential_id)
-        if credential.user_id != principal.user_id and not principal.superuser:
+        if credential.user_id != principal.user_id and not _acts_as_superuser(
+            principal
+        ):
             raise errors.CredentialNotFoundError(credential_id=credential_id)
         await self._store.revoke_credential(credential_id, at=self._clock.now())
 
@@ -257,6 +337,12 @@ class AuthService:
                 permission=permission.value, workspace=workspace
             )
 
+    async def _user_named(self, username: str) -> User:
+        user = await self._store.find_user(username)
+        if user is None:
+            raise errors.UserNotFoundError(user=username)
+        return user
+
     async def _issue(
         self,
         user: User,
@@ -281,6 +367,32 @@ class AuthService:
         )
         await self._store.add_credential(credential)
         return IssuedSecret(secret=secret, credential=credential)
+
+
+def _within_limits(
+    principal: Principal, workspace: str | None, role: Role | None
+) -> tuple[str | None, Role | None]:
+    """Return an API key's limits, no wider than those of the principal's key."""
+    if principal.workspace_limit is not None:
+        if workspace is not None and workspace != principal.workspace_limit:
+            raise errors.WorkspaceNotFoundError(workspace=workspace)
+        workspace = principal.workspace_limit
+    if principal.role_limit is not None:
+        role = (
+            principal.role_limit
+            if role is None
+            else min(role, principal.role_limit, key=_ROLE_ORDER.index)
+        )
+    return workspace, role
+
+
+def _acts_as_superuser(principal: Principal) -> bool:
+    """Tell whether the principal has a superuser's powers (no limited key)."""
+    return (
+        principal.superuser
+        and principal.workspace_limit is None
+        and principal.role_limit in (None, Role.ADMIN)
+    )
 
 
 def _hash_password(password: str) -> str:

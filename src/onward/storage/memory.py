@@ -18,6 +18,7 @@ from onward.service.ports import (
     IdempotencyRecord,
     LoadedRun,
     LogEntry,
+    Operation,
     PlanSummary,
     PlanVersion,
     RunCommit,
@@ -118,6 +119,11 @@ class MemoryStore(MemoryAccessStore):
         if any(run.plan_id == versions[0].plan_id for run in self._runs.values()):
             raise errors.PlanInUseError(plan=name)
         del self._versions[(workspace, name)]
+
+    async def add_operation(self, operation: Operation) -> None:
+        """Store an accepted operation; raise RunNotFoundError for an unknown run."""
+        await self.get_run(operation.run_id)
+        await super().add_operation(operation)
 
     async def commit_run(self, commit: RunCommit) -> None:
         """Save a decision atomically, compare-and-set on the run's version."""

@@ -75,8 +75,11 @@ class MemoryAccessStore:
         self._users[user.user_id] = user
 
     async def update_user(self, user: User) -> None:
-        """Replace a user's record; raise UserNotFoundError."""
+        """Replace a user's record; raise UserNotFoundError or AlreadyExistsError."""
         await self.get_user(user.user_id)
+        holder = await self.find_user(user.username)
+        if holder is not None and holder.user_id != user.user_id:
+            raise errors.AlreadyExistsError(kind="user", name=user.username)
         self._users[user.user_id] = user
 
     async def get_user(self, user_id: str) -> User:
@@ -96,6 +99,8 @@ class MemoryAccessStore:
 
     async def put_binding(self, binding: RoleBinding) -> None:
         """Give a user a role in a workspace (replacing any role there)."""
+        await self.get_workspace(binding.workspace)
+        await self.get_user(binding.user_id)
         self._bindings[(binding.workspace, binding.user_id)] = binding
 
     async def delete_binding(self, *, workspace: str, user_id: str) -> None:
@@ -115,6 +120,7 @@ class MemoryAccessStore:
 
     async def add_credential(self, credential: Credential) -> None:
         """Store a credential (its secret's hash only)."""
+        await self.get_user(credential.user_id)
         self._credentials[credential.credential_id] = credential
 
     async def find_credential(self, secret_hash: str) -> Credential | None:

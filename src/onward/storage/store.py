@@ -6,7 +6,7 @@ thread of the store's own executor (one hop per call, not per statement): a
 sync engine on a thread is faster than an async driver for the many short
 transactions an engine makes. SQLite gets one thread, since its writes are
 serialised anyway; PostgreSQL gets a few. The statements live in ``_plans``,
-``_runs`` and ``_work``, one module per concern.
+``_runs``, ``_work`` and ``_access``, one module per concern.
 """
 
 from __future__ import annotations
@@ -22,19 +22,27 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from onward import errors
+from onward.domain.access import (
+    Credential,
+    CredentialKind,
+    RoleBinding,
+    User,
+    Workspace,
+)
 from onward.domain.runs import Attempt, Lane, LaneKey, Run
 from onward.service.ports import (
     AuditEntry,
     IdempotencyRecord,
     LoadedRun,
     LogEntry,
+    Operation,
     PlanSummary,
     PlanVersion,
     RunCommit,
     RunFilter,
     RunPage,
 )
-from onward.storage import _engine, _plans, _runs, _schema, _work
+from onward.storage import _access, _engine, _plans, _runs, _schema, _work
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -44,7 +52,9 @@ DEFAULT_POSTGRES_THREADS: Final = 4
 
 
 class SqlStore:
-    """Keeps plans, runs, attempts, logs and audit in a SQL database (the only truth).
+    """Keeps plans, runs, logs, audit and access records in a SQL database.
+
+    It is the only truth, and implements both ``Store`` and ``AccessStore``.
 
     Args:
         url: a database URL or a SQLite file's path (see ``open_store``).
@@ -220,6 +230,94 @@ class SqlStore:
     async def expired_approvals(self, *, now: datetime) -> list[Attempt]:
         """Return approval attempts waiting past their deadline."""
         return await self._read(_work.expired_approvals, now=now)
+
+    # -- access: workspaces, users, bindings, credentials, operations ----------
+
+    async def create_workspace(self, workspace: Workspace) -> None:
+        """Store a new workspace; raise AlreadyExistsError if the name is taken."""
+        await self._write(_access.create_workspace, workspace)
+
+    async def get_workspace(self, name: str) -> Workspace:
+        """Return a workspace; raise WorkspaceNotFoundError."""
+        return await self._read(_access.get_workspace, name)
+
+    async def list_workspaces(self) -> list[Workspace]:
+        """Return every workspace by name."""
+        return await self._read(_access.list_workspaces)
+
+    async def create_user(self, user: User) -> None:
+        """Store a new user; raise AlreadyExistsError if the username is taken."""
+        await self._write(_access.create_user, user)
+
+    async def update_user(self, user: User) -> None:
+        """Replace a user's record; raise UserNotFoundError."""
+        await self._write(_access.update_user, user)
+
+    async def get_user(self, user_id: str) -> User:
+        """Return a user by id; raise UserNotFoundError."""
+        return await self._read(_access.get_user, user_id)
+
+    async def find_user(self, username: str) -> User | None:
+        """Return the user with this username, if any."""
+        return await self._read(_access.find_user, username)
+
+    async def list_users(self) -> list[User]:
+        """Return every user by username."""
+        return await self._read(_access.list_users)
+
+    async def put_binding(self, binding: RoleBinding) -> None:
+        """Give a user a role in a workspace (replacing any role there)."""
+        await self._write(_access.put_binding, binding)
+
+    async def delete_binding(self, *, workspace: str, user_id: str) -> None:
+        """Remove a user's role in a workspace (no error if it had none)."""
+        await self._write(_access.delete_binding, workspace=workspace, user_id=user_id)
+
+    async def list_bindings(
+        self, *, workspace: str | None = None, user_id: str | None = None
+    ) -> list[RoleBinding]:
+        """Return bindings, filtered, by (workspace, user_id)."""
+        return await self._read(
+            _access.list_bindings, workspace=workspace, user_id=user_id
+        )
+
+    async def add_credential(self, credential: Credential) -> None:
+        """Store a credential (its secret's hash only)."""
+        await self._write(_access.add_credential, credential)
+
+    async def find_credential(self, secret_hash: str) -> Credential | None:
+        """Return the credential whose secret has this hash, if any."""
+        return await self._read(_access.find_credential, secret_hash)
+
+    async def get_credential(self, credential_id: str) -> Credential:
+        """Return a credential by id; raise CredentialNotFoundError."""
+        return await self._read(_access.get_credential, credential_id)
+
+    async def revoke_credential(self, credential_id: str, *, at: datetime) -> None:
+        """Mark a credential revoked; raise CredentialNotFoundError."""
+        await self._write(_access.revoke_credential, credential_id, at=at)
+
+    async def list_credentials(
+        self, *, user_id: str | None = None, kind: CredentialKind | None = None
+    ) -> list[Credential]:
+        """Return credentials, filtered, oldest first."""
+        return await self._read(_access.list_credentials, user_id=user_id, kind=kind)
+
+    async def add_operation(self, operation: Operation) -> None:
+        """Store an accepted operation."""
+        await self._write(_access.add_operation, operation)
+
+    async def get_operation(self, operation_id: str) -> Operation:
+        """Return an operation; raise OperationNotFoundError."""
+        return await self._read(_access.get_operation, operation_id)
+
+    async def list_operations(
+        self, *, workspace: str, run_id: str | None = None, limit: int = 100
+    ) -> list[Operation]:
+        """Return a workspace's operations, newest first."""
+        return await self._read(
+            _access.list_operations, workspace=workspace, run_id=run_id, limit=limit
+        )
 
     async def close(self) -> None:
         """Close the database connections and stop the worker threads; idempotent."""

@@ -1,8 +1,9 @@
 """
 MetaData and Table definitions (SQLAlchemy Core), with a constraint naming convention.
 
-The first migration (``migrations/versions/0001_initial.py``) creates exactly
-these tables; ``tests/integration/test_migrations.py`` checks that they agree.
+The migrations (``migrations/versions/``) create exactly these tables:
+``0001_initial`` the plans and runs, ``0002_access`` the access records;
+``tests/integration/test_migrations.py`` checks that they agree.
 Enum values are stored as their lower-case strings; nested records
 (step states, halt points, stage progress, lane keys) are stored as JSON.
 """
@@ -217,4 +218,72 @@ workers: Final = sa.Table(
     sa.Column("worker_id", sa.String(), primary_key=True),
     sa.Column("name", sa.String(), nullable=False),
     sa.Column("heartbeat_at", UtcDateTime(), nullable=False),
+)
+
+# --- access: workspaces, users, role bindings, credentials, operations -------------
+
+workspaces: Final = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+users: Final = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.String(), primary_key=True),
+    sa.Column("username", sa.String(), nullable=False),
+    sa.Column("password_hash", sa.String(), nullable=False),
+    sa.Column("superuser", sa.Boolean(), nullable=False),
+    sa.Column("disabled", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("username"),
+)
+
+role_bindings: Final = sa.Table(
+    "role_bindings",
+    metadata,
+    sa.Column(
+        "workspace", sa.String(), sa.ForeignKey("workspaces.name"), primary_key=True
+    ),
+    sa.Column("user_id", sa.String(), sa.ForeignKey("users.user_id"), primary_key=True),
+    sa.Column("role", sa.String(), nullable=False),
+    # authenticate reads a user's bindings on every request
+    sa.Index("ix_role_bindings_user_id", "user_id"),
+)
+
+credentials: Final = sa.Table(
+    "credentials",
+    metadata,
+    sa.Column("credential_id", sa.String(), primary_key=True),
+    sa.Column("kind", sa.String(), nullable=False),
+    sa.Column("user_id", sa.String(), sa.ForeignKey("users.user_id"), nullable=False),
+    #: sha256 of the secret; the secret itself is never stored
+    sa.Column("secret_hash", sa.String(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+    # no foreign key: an API key's limit names a workspace, checked when used
+    sa.Column("workspace", sa.String(), nullable=True),
+    sa.Column("role", sa.String(), nullable=True),
+    sa.Column("name", sa.String(), nullable=False),
+    # authenticate looks a credential up by its secret's hash on every request
+    sa.Index("ix_credentials_secret_hash", "secret_hash", unique=True),
+    sa.Index("ix_credentials_user_id", "user_id"),
+)
+
+operations: Final = sa.Table(
+    "operations",
+    metadata,
+    sa.Column("operation_id", sa.String(), primary_key=True),
+    sa.Column("workspace", sa.String(), nullable=False),
+    sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("command", sa.String(), nullable=False),
+    sa.Column("run_version", sa.Integer(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(), nullable=False),
+    sa.Index("ix_operations_workspace_created_at", "workspace", "created_at"),
+    sa.Index("ix_operations_run_id", "run_id"),
 )
