@@ -12,7 +12,8 @@ The whole exception tree of Onward.
     │   ├── WorkspaceNotFoundError
     │   ├── UserNotFoundError
     │   ├── CredentialNotFoundError
-    │   └── OperationNotFoundError
+    │   ├── OperationNotFoundError
+    │   └── DataObjectNotFoundError
     ├── ConflictError
     │   ├── InvalidTransitionError      (the command is impossible in the current state)
     │   ├── StaleStateError             (someone else changed the record first)
@@ -194,6 +195,14 @@ class OperationNotFoundError(NotFoundError):
     def __init__(self, *, operation_id: str) -> None:
         self.operation_id = operation_id
         super().__init__(f"Operation not found: {operation_id}")
+
+
+class DataObjectNotFoundError(NotFoundError):
+    """Data object not found."""
+
+    def __init__(self, *, object_id: str) -> None:
+        self.object_id = object_id
+        super().__init__(f"Data object not found: {object_id}")
 
 
 class AlreadyExistsError(ConflictError):

@@ -32,8 +32,11 @@ TABLES = {
     "role_bindings",
     "credentials",
     "operations",
+    "trigger_fires",
+    "data_objects",
 }
 ACCESS_TABLES = {"workspaces", "users", "role_bindings", "credentials", "operations"}
+TRIGGER_TABLES = {"trigger_fires", "data_objects"}
 
 
 @pytest.fixture(
@@ -122,7 +125,7 @@ def test_access_migration_goes_down_to_the_tables_of_0001_and_up_again(
 
     after_downgrade = table_names_and_revision(empty_database_url)
 
-    assert at_0001 == (TABLES - ACCESS_TABLES, "0001")
+    assert at_0001 == (TABLES - ACCESS_TABLES - TRIGGER_TABLES, "0001")
     assert after_downgrade == at_0001
 
 
@@ -210,3 +213,18 @@ def test_default_database_url_is_a_sqlite_file_in_the_user_data_dir(
 
     expected = Path(platformdirs.user_data_dir("onward")) / "onward.db"
     assert url == f"sqlite:///{expected}"
+
+
+def test_trigger_migration_goes_down_to_the_tables_of_0002_and_up_again(
+    empty_database_url: str,
+) -> None:
+    """Migrating 0003 down and up again leaves the tables of 0002 in place."""
+    storage.upgrade(empty_database_url, "0002")
+    at_0002 = table_names_and_revision(empty_database_url)
+    storage.upgrade(empty_database_url)
+    storage.downgrade(empty_database_url, "0002")
+
+    after_downgrade = table_names_and_revision(empty_database_url)
+
+    assert at_0002 == (TABLES - TRIGGER_TABLES, "0002")
+    assert after_downgrade == at_0002

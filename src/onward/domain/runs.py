@@ -224,6 +224,10 @@ class Run:
     triggered_by: str = ""
     #: start the plan's chain when this run succeeds
     chain: bool = False
+    #: plans still to start, in order, once this run succeeds (its chain's rest)
+    chain_rest: tuple[str, ...] = ()
+    #: a procedure of the same plan to start once this run succeeds (protect)
+    then_procedure: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,12 +6,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from onward.domain.plans import Condition, ConditionOp, MissedFires, Trigger
 
 _MISSING: Final = object()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataObject:
+    """A data object posted under a data class; event triggers match on it."""
+
+    object_id: str
+    workspace: str
+    dataclass: str
+    #: the object itself (JSON)
+    content: Mapping[str, Any]
+    created_at: datetime
+    created_by: str = ""
 
 
 def field_value(data: Any, path: str) -> Any:

@@ -18,6 +18,7 @@ from onward.domain.access import (
 )
 from onward.domain.effects import DispatchAttempt
 from onward.domain.runs import Attempt, Lane, LaneKey, Run, RunStatus
+from onward.domain.triggers import DataObject
 from onward.errors import Problem
 
 
@@ -273,6 +274,43 @@ class Store(Protocol):
 
     async def expired_approvals(self, *, now: datetime) -> list[Attempt]:
         """Return approval attempts waiting past their deadline."""
+        ...
+
+    async def last_fire(
+        self, *, workspace: str, plan: str, trigger: str
+    ) -> datetime | None:
+        """Return the time a timer trigger last fired for, if it ever did."""
+        ...
+
+    async def record_fire(
+        self,
+        *,
+        workspace: str,
+        plan: str,
+        trigger: str,
+        fire_at: datetime,
+        previous: datetime | None,
+    ) -> bool:
+        """Move a trigger's last fire from ``previous`` to ``fire_at`` (CAS).
+
+        Returns:
+            True for the one caller that moved it; False when the stored last
+            fire was not ``previous`` (another server fired first).
+        """
+        ...
+
+    async def add_data_object(self, data_object: DataObject) -> None:
+        """Store a posted data object."""
+        ...
+
+    async def get_data_object(self, object_id: str) -> DataObject:
+        """Return a data object; raise DataObjectNotFoundError."""
+        ...
+
+    async def list_data_objects(
+        self, *, workspace: str, dataclass: str | None = None, limit: int = 100
+    ) -> list[DataObject]:
+        """Return a workspace's data objects, newest first."""
         ...
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from onward import errors
 from onward.domain.runs import Attempt, AttemptStatus, Lane, LaneKey, Run
+from onward.domain.triggers import DataObject
 from onward.ids import new_plan_id
 from onward.service.ports import (
     AuditEntry,
@@ -43,6 +44,8 @@ class MemoryStore(MemoryAccessStore):
         self._log_seq = itertools.count(1)
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._beats: dict[str, datetime] = {}
+        self._fires: dict[tuple[str, str, str], datetime] = {}
+        self._data_objects: dict[str, DataObject] = {}
 
     async def save_plan_version(
         self,
@@ -278,6 +281,52 @@ class MemoryStore(MemoryAccessStore):
             and attempt.deadline_at is not None
             and attempt.deadline_at <= now
         ]
+
+    async def last_fire(
+        self, *, workspace: str, plan: str, trigger: str
+    ) -> datetime | None:
+        """Return the time a timer trigger last fired for, if it ever did."""
+        return self._fires.get((workspace, plan, trigger))
+
+    async def record_fire(
+        self,
+        *,
+        workspace: str,
+        plan: str,
+        trigger: str,
+        fire_at: datetime,
+        previous: datetime | None,
+    ) -> bool:
+        """Move a trigger's last fire from ``previous`` to ``fire_at`` (CAS)."""
+        key = (workspace, plan, trigger)
+        if self._fires.get(key) != previous:
+            return False
+        self._fires[key] = fire_at
+        return True
+
+    async def add_data_object(self, data_object: DataObject) -> None:
+        """Store a posted data object."""
+        self._data_objects[data_object.object_id] = data_object
+
+    async def get_data_object(self, object_id: str) -> DataObject:
+        """Return a data object; raise DataObjectNotFoundError."""
+        try:
+            return self._data_objects[object_id]
+        except KeyError:
+            raise errors.DataObjectNotFoundError(object_id=object_id) from None
+
+    async def list_data_objects(
+        self, *, workspace: str, dataclass: str | None = None, limit: int = 100
+    ) -> list[DataObject]:
+        """Return a workspace's data objects, newest first."""
+        chosen = [
+            o
+            for o in self._data_objects.values()
+            if o.workspace == workspace
+            and (dataclass is None or o.dataclass == dataclass)
+        ]
+        chosen.sort(key=lambda o: (o.created_at, o.object_id), reverse=True)
+        return chosen[: max(limit, 0)]
 
     async def close(self) -> None:
         """Nothing to release."""

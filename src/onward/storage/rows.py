@@ -37,6 +37,7 @@ from onward.domain.runs import (
     TargetStatus,
     Trigger,
 )
+from onward.domain.triggers import DataObject
 from onward.service.ports import (
     AuditEntry,
     IdempotencyRecord,
@@ -104,6 +105,8 @@ def run_to_row(run: Run) -> dict[str, Any]:
         "trigger": run.trigger.value,
         "triggered_by": run.triggered_by,
         "chain": run.chain,
+        "chain_rest": list(run.chain_rest),
+        "then_procedure": run.then_procedure,
     }
 
 
@@ -134,6 +137,8 @@ def run_from_row(row: Row) -> Run:
         trigger=Trigger(row["trigger"]),
         triggered_by=row["triggered_by"],
         chain=row["chain"],
+        chain_rest=tuple(row["chain_rest"]),
+        then_procedure=row["then_procedure"],
     )
 
 
@@ -445,4 +450,28 @@ def _step_from_json(data: Mapping[str, Any]) -> StepState:
         tries=data["tries"],
         attempts=data["attempts"],
         error=data["error"],
+    )
+
+
+def data_object_to_row(data_object: DataObject) -> dict[str, Any]:
+    """Return the data_objects row of a data object."""
+    return {
+        "object_id": data_object.object_id,
+        "workspace": data_object.workspace,
+        "dataclass": data_object.dataclass,
+        "content": dict(data_object.content),
+        "created_at": data_object.created_at,
+        "created_by": data_object.created_by,
+    }
+
+
+def data_object_from_row(row: Row) -> DataObject:
+    """Return the data object of a data_objects row."""
+    return DataObject(
+        object_id=row["object_id"],
+        workspace=row["workspace"],
+        dataclass=row["dataclass"],
+        content=row["content"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
     )

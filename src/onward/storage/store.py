@@ -30,6 +30,7 @@ from onward.domain.access import (
     Workspace,
 )
 from onward.domain.runs import Attempt, Lane, LaneKey, Run
+from onward.domain.triggers import DataObject
 from onward.service.ports import (
     AuditEntry,
     IdempotencyRecord,
@@ -42,7 +43,7 @@ from onward.service.ports import (
     RunFilter,
     RunPage,
 )
-from onward.storage import _access, _engine, _plans, _runs, _schema, _work
+from onward.storage import _access, _engine, _plans, _runs, _schema, _triggers, _work
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -230,6 +231,54 @@ class SqlStore:
     async def expired_approvals(self, *, now: datetime) -> list[Attempt]:
         """Return approval attempts waiting past their deadline."""
         return await self._read(_work.expired_approvals, now=now)
+
+    # -- triggers: timer fires, data objects -----------------------------------
+
+    async def last_fire(
+        self, *, workspace: str, plan: str, trigger: str
+    ) -> datetime | None:
+        """Return the time a timer trigger last fired for, if it ever did."""
+        return await self._read(
+            _triggers.last_fire, workspace=workspace, plan=plan, trigger=trigger
+        )
+
+    async def record_fire(
+        self,
+        *,
+        workspace: str,
+        plan: str,
+        trigger: str,
+        fire_at: datetime,
+        previous: datetime | None,
+    ) -> bool:
+        """Move a trigger's last fire from ``previous`` to ``fire_at`` (CAS)."""
+        return await self._write(
+            _triggers.record_fire,
+            workspace=workspace,
+            plan=plan,
+            trigger=trigger,
+            fire_at=fire_at,
+            previous=previous,
+        )
+
+    async def add_data_object(self, data_object: DataObject) -> None:
+        """Store a posted data object."""
+        await self._write(_triggers.add_data_object, data_object)
+
+    async def get_data_object(self, object_id: str) -> DataObject:
+        """Return a data object; raise DataObjectNotFoundError."""
+        return await self._read(_triggers.get_data_object, object_id)
+
+    async def list_data_objects(
+        self, *, workspace: str, dataclass: str | None = None, limit: int = 100
+    ) -> list[DataObject]:
+        """Return a workspace's data objects, newest first."""
+        return await self._read(
+            _triggers.list_data_objects,
+            workspace=workspace,
+            dataclass=dataclass,
+            limit=limit,
+        )
 
     # -- access: workspaces, users, bindings, credentials, operations ----------
 

@@ -117,6 +117,8 @@ runs: Final = sa.Table(
     sa.Column("trigger", sa.String(), nullable=False),
     sa.Column("triggered_by", sa.String(), nullable=False),
     sa.Column("chain", sa.Boolean(), nullable=False),
+    sa.Column("chain_rest", sa.JSON(), nullable=False),
+    sa.Column("then_procedure", sa.String(), nullable=True),
     # listing is newest first (run ids sort in creation order) within a workspace
     sa.Index("ix_runs_workspace_run_id", "workspace", "run_id"),
     sa.Index("ix_runs_workspace_status_run_id", "workspace", "status", "run_id"),
@@ -286,4 +288,28 @@ operations: Final = sa.Table(
     sa.Column("created_by", sa.String(), nullable=False),
     sa.Index("ix_operations_workspace_created_at", "workspace", "created_at"),
     sa.Index("ix_operations_run_id", "run_id"),
+)
+
+
+trigger_fires: Final = sa.Table(
+    "trigger_fires",
+    metadata,
+    sa.Column("workspace", sa.String(), primary_key=True),
+    sa.Column("plan_name", sa.String(), primary_key=True),
+    sa.Column("trigger", sa.String(), primary_key=True),
+    sa.Column("last_fire_at", UtcDateTime(), nullable=False),
+)
+
+data_objects: Final = sa.Table(
+    "data_objects",
+    metadata,
+    sa.Column("object_id", sa.String(), primary_key=True),
+    sa.Column("workspace", sa.String(), nullable=False),
+    sa.Column("dataclass", sa.String(), nullable=False),
+    sa.Column("content", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(), nullable=False),
+    sa.Index(
+        "ix_data_objects_workspace_dataclass", "workspace", "dataclass", "created_at"
+    ),
 )
