@@ -8,10 +8,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from onward import errors
 from onward.domain import events
+from onward.domain.chains import find_cycle
 from onward.domain.plan_schema import coerce_params, iter_document_steps, parse_plan
 from onward.domain.plans import DEFAULT_PROCEDURE, Plan
 from onward.domain.runs import CancelMode, LaneKey, Run, RunState, Trigger
@@ -20,6 +22,7 @@ from onward.service.engine import Command, Engine
 from onward.service.plan_files import detect_format, document_digest, read_document
 from onward.service.ports import ActionChecker, IdempotencyRecord, PlanVersion
 from onward.service.recovery import check_recovery_start
+from onward.service.schedules import schedule_problems
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +33,55 @@ class Caller:
     reason: str = ""
     idempotency_key: str | None = None
     workspace: str = "default"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveryOptions:
+    """Choices of a failover: the restore point, and protecting storage after it."""
+
+    #: the restore point to fail over to (ISO 8601); None: the latest
+    restore_point: str | None = None
+    #: run the plan's ``protect`` procedure once the failover succeeds
+    protect_after: bool = False
+
+    def as_request(self) -> dict[str, Any]:
+        """Return the options as they count for idempotency (only when set)."""
+        chosen: dict[str, Any] = {}
+        if self.restore_point is not None:
+            chosen["restore_point"] = self.restore_point
+        if self.protect_after:
+            chosen["protect_after"] = True
+        return chosen
+
+    def params_for(self, plan: Plan, procedure: str) -> dict[str, Any]:
+        """Return the run parameters the options add; refuse misplaced options.
+
+        A failover run always has ``restore_point`` (None: the latest).
+        """
+        problems = []
+        if procedure != "failover" and self != RecoveryOptions():
+            msg = "restore points and protect-after apply to failover only"
+            problems.append(errors.Problem("procedure", msg))
+        if self.protect_after and plan.procedure("protect") is None:
+            msg = f"plan {plan.name!r} has no protect procedure"
+            problems.append(errors.Problem("protect_after", msg))
+        restore_point = _restore_point(self.restore_point, problems)
+        if problems:
+            raise errors.InvalidDefinitionError(problems, subject="run")
+        return {"restore_point": restore_point} if procedure == "failover" else {}
+
+
+def _restore_point(value: str | None, problems: list[errors.Problem]) -> str | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        problems.append(
+            errors.Problem("restore_point", f"not an ISO 8601 date-time: {value!r}")
+        )
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 class Commands:
@@ -62,6 +114,7 @@ class Commands:
             raise errors.InvalidDefinitionError(
                 [*exc.problems, *problems], subject="plan"
             ) from None
+        problems.extend(schedule_problems(plan))
         if problems:
             raise errors.InvalidDefinitionError(problems, subject="plan")
         return plan, document
@@ -76,6 +129,7 @@ class Commands:
     ) -> PlanVersion:
         """Validate and store a plan; a changed plan gets a new version."""
         plan, document = self.check_plan(text, source=source, format=format)
+        await self._refuse_chain_cycle(plan, workspace=caller.workspace)
         return await self.store.save_plan_version(
             workspace=caller.workspace,
             name=plan.name,
@@ -87,6 +141,31 @@ class Commands:
             now=self.engine.clock.now(),
         )
 
+    async def _refuse_chain_cycle(self, plan: Plan, *, workspace: str) -> None:
+        """Refuse a plan whose chain leads back to itself through stored plans."""
+        chains: dict[str, tuple[str, ...]] = {plan.name: plan.chain}
+        waiting = list(plan.chain)
+        while waiting:
+            name = waiting.pop()
+            if name in chains:
+                continue
+            try:
+                stored = await self.store.get_plan_version(
+                    workspace=workspace, name=name
+                )
+            except errors.PlanNotFoundError:
+                chains[name] = ()
+                continue
+            chain = stored.document.get("chain") or ()
+            chains[name] = tuple(c for c in chain if isinstance(c, str))
+            waiting.extend(chains[name])
+        cycle = find_cycle(plan.name, lambda name: chains.get(name, ()))
+        if cycle is not None:
+            msg = "the chain leads back to the plan: " + " -> ".join(cycle)
+            raise errors.InvalidDefinitionError(
+                [errors.Problem("chain", msg)], subject="plan"
+            )
+
     async def start_run(
         self,
         plan_name: str,
@@ -96,17 +175,24 @@ class Commands:
         params: Mapping[str, Any] | None = None,
         params_from_strings: bool = False,
         chain: bool = False,
+        recovery: RecoveryOptions = RecoveryOptions(),
         trigger: Trigger = Trigger.MANUAL,
         triggered_by: str = "",
+        follows: tuple[str, ...] | None = None,
         caller: Caller = Caller(),
     ) -> Run:
-        """Start a run of a plan version (the latest by default)."""
+        """Start a run of a plan version (the latest by default).
+
+        ``chain`` starts the plan's chained plans in order once the run succeeds
+        (``follows`` names them instead, for runs started by a chain).
+        """
         request = {
             "plan": plan_name,
             "version": version,
             "procedure": procedure,
             "params": dict(params or {}),
             "chain": chain,
+            **recovery.as_request(),
         }
         replay, record = await self._idempotency(caller, "start", request)
         if replay is not None:
@@ -124,6 +210,9 @@ class Commands:
                 [errors.Problem("procedure", msg)], subject="run"
             )
         values = coerce_params(plan, params or {}, from_strings=params_from_strings)
+        for key, value in recovery.params_for(plan, procedure).items():
+            if value is not None or key not in values:
+                values[key] = value
         await check_recovery_start(
             self.store, workspace=caller.workspace, plan=plan.name, procedure=procedure
         )
@@ -138,7 +227,11 @@ class Commands:
             created_at=self.engine.clock.now(),
             trigger=trigger,
             triggered_by=triggered_by or caller.actor,
-            chain=chain,
+            chain=chain or follows is not None,
+            chain_rest=follows
+            if follows is not None
+            else (plan.chain if chain else ()),
+            then_procedure="protect" if recovery.protect_after else None,
         )
         state = RunState(
             run=run, plan=plan, stages=definition.stages(), lanes={}, attempts={}

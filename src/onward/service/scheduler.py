@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
@@ -33,8 +34,11 @@ class Scheduler:
         heartbeat_interval: timedelta = timedelta(seconds=2),
         heartbeat_timeout: timedelta = timedelta(seconds=15),
         poll_interval: timedelta = timedelta(milliseconds=500),
+        periodic: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._engine = engine
+        #: more work done with each health check (firing due timers)
+        self._periodic = periodic
         self._store = engine.store
         self._executor = executor
         self._worker_id = worker_id
@@ -83,6 +87,8 @@ class Scheduler:
                 ),
             )
         await self._kill_force_cancelled()
+        if self._periodic is not None:
+            await self._periodic()
         for attempt in await self._store.expired_approvals(now=now):
             await self._finish(
                 attempt.run_id,

@@ -14,7 +14,7 @@ import structlog
 from onward import errors
 from onward.domain import events
 from onward.domain.plans import Plan, Stage, Step, Target
-from onward.domain.runs import Attempt, AttemptStatus, Run
+from onward.domain.runs import Attempt, AttemptStatus, Run, Trigger
 from onward.service.engine import Engine
 from onward.service.ports import LogEntry
 
@@ -96,6 +96,20 @@ class WorkService:
         if entries:
             await self.engine.store.append_logs(entries)
 
+    async def _event_of(self, run: Run) -> dict[str, Any] | None:
+        """Return the data object that started an event-triggered run, for templates."""
+        if run.trigger is not Trigger.EVENT:
+            return None
+        try:
+            found = await self.engine.store.get_data_object(run.triggered_by)
+        except errors.DataObjectNotFoundError:
+            return None
+        return {
+            "id": found.object_id,
+            "dataclass": found.dataclass,
+            "data": dict(found.content),
+        }
+
     async def _work(self, run: Run, attempt: Attempt) -> Work:
         plan = await self.engine.plan_of(run)
         state = await self.engine.state(run.run_id)
@@ -126,6 +140,8 @@ class WorkService:
                 stage.steps[i].name: {"output": out} for i, out in outputs.items()
             },
             "attempt": {"number": attempt.number},
+            "trigger": {"kind": run.trigger.value, "source": run.triggered_by},
+            "event": await self._event_of(run),
         }
         return Work(
             run=run,
