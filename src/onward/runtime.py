@@ -4,6 +4,7 @@ Runtime: the composition root that wires store, engine, executor and scheduler.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -67,7 +68,8 @@ class Runtime:
             auth=AuthService(store=store, clock=engine.clock),
             triggers=Triggers(commands=commands, store=store, on_time=on_time),
         )
-        engine.listen(FollowUps(commands).on_decision)
+        follow_ups = FollowUps(commands, store)
+        engine.listen(follow_ups.on_decision)
         if executes:
             worker_id = new_worker_id()
             executor = LocalExecutor(
@@ -87,7 +89,7 @@ class Runtime:
                 heartbeat_interval=timedelta(seconds=settings.heartbeat_interval),
                 heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout),
                 poll_interval=timedelta(seconds=settings.poll_interval),
-                periodic=runtime.triggers.fire_due_timers,
+                periodic=_periodic(runtime.triggers, follow_ups),
             )
         return runtime
 
@@ -111,3 +113,15 @@ class Runtime:
                 grace=timedelta(seconds=self.settings.shutdown_grace)
             )
         await self.store.close()
+
+
+def _periodic(
+    triggers: Triggers, follow_ups: FollowUps
+) -> Callable[[], Awaitable[None]]:
+    """Return the work the scheduler adds to each health check."""
+
+    async def run() -> None:
+        await triggers.fire_due_timers()
+        await follow_ups.sweep()
+
+    return run

@@ -14,7 +14,8 @@ from onward.config import Settings
 from onward.domain.runs import Run, RunStatus, Trigger
 from onward.runtime import Runtime
 from onward.service.commands import RecoveryOptions
-from onward.service.ports import RunFilter
+from onward.service.followups import FollowUps
+from onward.service.ports import RunCommit, RunFilter
 from onward.storage import open_store
 from onward.storage.memory import MemoryStore
 
@@ -254,3 +255,35 @@ async def test_failover_with_protect_after_runs_protect_once_it_succeeds(
         ("failover", RunStatus.SUCCEEDED),
     ]
     assert [entry.line for entry in logs] == ["restore 2026-03-01T00:00:00+00:00"]
+
+
+async def test_a_chain_left_unstarted_by_a_crash_is_started_by_the_sweep(
+    make_runtime: RuntimeFactory,
+) -> None:
+    """A succeeded run whose chain never started gets it from the sweep, once."""
+    runtime = make_runtime(memory=True)
+    await runtime.commands.apply_plan(f"name: second\n{STEPS}")
+    stored = await runtime.commands.apply_plan(f"name: first\nchain: [second]\n{STEPS}")
+    crashed = Run(
+        run_id="run_crashed",
+        plan_id=stored.plan_id,
+        plan_name="first",
+        plan_version=1,
+        status=RunStatus.SUCCEEDED,
+        version=1,
+        created_at=START,
+        chain=True,
+        chain_rest=("second",),
+    )
+    await runtime.store.commit_run(RunCommit(run=crashed, expected_version=0))
+    sweeper = FollowUps(runtime.commands, runtime.store)
+
+    first_sweep = await sweeper.sweep()
+    second_sweep = await sweeper.sweep()
+    await settle(runtime)
+
+    assert [(r.plan_name, r.triggered_by) for r in first_sweep] == [
+        ("second", "run_crashed")
+    ]
+    assert second_sweep == []
+    assert len(await runs_of(runtime, "second")) == 1

@@ -10,6 +10,7 @@ from onward import errors
 from onward.domain import effects
 from onward.domain.runs import Run, RunStatus, Trigger
 from onward.service.commands import Caller, Commands
+from onward.service.ports import FullStore, RunFilter
 
 _log = structlog.get_logger("onward.followups")
 
@@ -17,8 +18,35 @@ _log = structlog.get_logger("onward.followups")
 class FollowUps:
     """Starts the next run of a chain, or a follow-up procedure, on success."""
 
-    def __init__(self, commands: Commands) -> None:
+    def __init__(self, commands: Commands, store: FullStore) -> None:
         self._commands = commands
+        self._store = store
+
+    async def sweep(self, *, recent: int = 50) -> list[Run]:
+        """Start follow-ups a crash kept from starting, among the latest successes.
+
+        The listener starts them right after the success is saved; a process
+        killed in between leaves them to this sweep (the start is idempotent).
+        """
+        started = []
+        for workspace in await self._store.list_workspaces():
+            page = await self._store.list_runs(
+                RunFilter(
+                    workspace=workspace.name,
+                    statuses=(RunStatus.SUCCEEDED,),
+                    limit=recent,
+                )
+            )
+            for run in page.runs:
+                if not (run.then_procedure or run.chain_rest):
+                    continue
+                key = _follow_up_key(run)
+                if await self._store.find_idempotency(workspace=run.workspace, key=key):
+                    continue
+                follow_up = await self.start_next(run)
+                if follow_up is not None:
+                    started.append(follow_up)
+        return started
 
     async def on_decision(self, run: Run, decision: effects.Decision) -> None:
         """Engine listener: act when a run has just succeeded."""
@@ -34,7 +62,7 @@ class FollowUps:
         caller = Caller(
             actor="chain",
             reason=f"follows run {run.run_id}",
-            idempotency_key=f"follow-up:{run.run_id}",
+            idempotency_key=_follow_up_key(run),
             workspace=run.workspace,
         )
         try:
@@ -67,3 +95,7 @@ class FollowUps:
 def _own_params(run: Run) -> dict[str, object]:
     """The parameters a follow-up procedure of the same plan inherits."""
     return {k: v for k, v in run.params.items() if k != "restore_point"}
+
+
+def _follow_up_key(run: Run) -> str:
+    return f"follow-up:{run.run_id}"

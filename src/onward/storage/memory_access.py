@@ -5,7 +5,8 @@ MemoryAccessStore: workspaces, users, bindings, credentials, operations in memor
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Final
 
 from onward import errors
 from onward.domain.access import (
@@ -17,12 +18,19 @@ from onward.domain.access import (
 )
 from onward.service.ports import Operation
 
+#: the workspace every store starts with (service.auth.DEFAULT_WORKSPACE)
+DEFAULT_WORKSPACE: Final = "default"
+_CREATED: Final = datetime(2026, 1, 1, tzinfo=UTC)
+
 
 class MemoryAccessStore:
     """The in-memory AccessStore; MemoryStore inherits it."""
 
     def __init__(self) -> None:
-        self._workspaces: dict[str, Workspace] = {}
+        # like a migrated database, a new store holds the default workspace
+        self._workspaces: dict[str, Workspace] = {
+            DEFAULT_WORKSPACE: Workspace(name=DEFAULT_WORKSPACE, created_at=_CREATED)
+        }
         self._users: dict[str, User] = {}
         self._bindings: dict[tuple[str, str], RoleBinding] = {}
         self._credentials: dict[str, Credential] = {}
