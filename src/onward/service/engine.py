@@ -139,7 +139,7 @@ class Engine:
         self._pending.setdefault(run_id, []).append((event, future))
         async with self._lock(run_id):
             if not future.done():
-                await self._flush(run_id)
+                await self._flush(run_id, future)
         return await future
 
     async def _apply_command(
@@ -150,22 +150,26 @@ class Engine:
             raise outcome
         return outcome
 
-    async def _flush(self, run_id: str) -> None:
-        """Decide and save every pending event of the run in one transaction."""
+    async def _flush(self, run_id: str, own: asyncio.Future[effects.Decision]) -> None:
+        """Decide and save every pending event of the run in one transaction.
+
+        Every waiter, the flushing one included, learns its event's outcome
+        through its future, whatever stopped the flush.
+        """
         batch = self._pending.pop(run_id, [])
         try:
-            outcomes = await self._decide_and_save(
-                run_id, [event for event, _ in batch], Command()
+            outcomes: list[effects.Decision | BaseException] = list(
+                await self._decide_and_save(
+                    run_id, [event for event, _ in batch], Command()
+                )
             )
-        except errors.OnwardError as exc:
-            for _, future in batch:
-                future.set_exception(exc)
-            return
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, errors.OnwardError):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+        except asyncio.CancelledError as exc:
+            own.cancel()
+            _settle_futures(batch, [exc] * len(batch))
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to every waiter, none lost
+            outcomes = [exc] * len(batch)
+        _settle_futures(batch, outcomes)
 
     async def _decide_and_save(
         self, run_id: str, batch: list[events.Event], command: Command
@@ -340,6 +344,20 @@ async def apply_all(engine: Engine, items: Sequence[tuple[str, events.Event]]) -
             await engine.apply(run_id, event)
         except errors.InvalidTransitionError:
             _log.info("event.dropped", run_id=run_id, event=type(event).__name__)
+
+
+def _settle_futures(
+    batch: Sequence[tuple[events.Event, asyncio.Future[effects.Decision]]],
+    outcomes: Sequence[effects.Decision | BaseException],
+) -> None:
+    """Give each waiter its event's outcome (a waiter may have given up already)."""
+    for (_, future), outcome in zip(batch, outcomes, strict=True):
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 def _gave_up(run_id: str) -> errors.StorageError:

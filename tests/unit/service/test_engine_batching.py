@@ -9,7 +9,7 @@ import pytest
 from onward import errors
 from onward.clock import FrozenClock
 from onward.config import Settings
-from onward.domain import events
+from onward.domain import effects, events
 from onward.domain.plan_schema import parse_plan
 from onward.domain.runs import AttemptStatus, Run, RunState, RunStatus
 from onward.runtime import Runtime
@@ -182,3 +182,37 @@ async def test_a_step_run_here_is_claimed_in_the_transaction_that_queues_it() ->
 
     assert final.status is RunStatus.SUCCEEDED
     assert store.commits == 1 + 5
+
+
+class BrokenStore(CountingStore):
+    """A store whose next run commit fails with an unexpected error."""
+
+    broken = False
+
+    async def commit_run(self, commit: RunCommit) -> None:
+        """Fail once when broken, else save."""
+        if self.broken:
+            self.broken = False
+            await asyncio.sleep(0)
+            msg = "disk on fire"
+            raise RuntimeError(msg)
+        await super().commit_run(commit)
+
+
+async def test_an_unexpected_failure_reaches_every_waiter_of_the_batch() -> None:
+    """No waiter hangs when the transaction of its batch fails unexpectedly."""
+    store = BrokenStore()
+    engine, run_id = await started_engine(store)
+    queued = sorted((await engine.state(run_id)).attempts)
+    store.broken = True
+
+    results = await asyncio.gather(
+        *(
+            engine.apply(run_id, events.AttemptClaimed(attempt_id=a, worker_id="w"))
+            for a in queued
+        ),
+        return_exceptions=True,
+    )
+
+    assert any(isinstance(r, RuntimeError) for r in results)
+    assert all(isinstance(r, RuntimeError | effects.Decision) for r in results)
