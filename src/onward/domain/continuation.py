@@ -91,6 +91,11 @@ def _chosen_points(draft: RunDraft, event: ContinueRequested) -> list[HaltPoint]
     held = draft.run.halt_points
     if event.points is None:
         return list(held)
+    if not event.points:
+        msg = "name at least one halt point, or leave points out to mean all"
+        raise errors.InvalidDefinitionError(
+            [errors.Problem("points", msg)], subject="continue request"
+        )
     by_place = {(p.lane, p.step): p for p in held}
     missing = [place for place in event.points if place not in by_place]
     if missing:

@@ -16,7 +16,7 @@ from onward.domain import events
 from onward.domain.chains import find_cycle
 from onward.domain.plan_schema import coerce_params, iter_document_steps, parse_plan
 from onward.domain.plans import DEFAULT_PROCEDURE, Plan
-from onward.domain.runs import CancelMode, LaneKey, Run, RunState, Trigger
+from onward.domain.runs import Attempt, CancelMode, LaneKey, Run, RunState, Trigger
 from onward.ids import new_run_id
 from onward.service.engine import Command, Engine
 from onward.service.plan_files import detect_format, document_digest, read_document
@@ -308,15 +308,19 @@ class Commands:
         comment: str = "",
         caller: Caller = Caller(),
     ) -> Run:
-        """Approve or reject a waiting approval (the only one, or the named one)."""
-        state = await self.engine.state(run_id)
-        waiting = sorted(a.attempt_id for a in state.attempts.values() if a.approval)
-        chosen = attempt_id or (waiting[0] if len(waiting) == 1 else None)
-        if chosen is None:
+        """Approve or reject a waiting approval (the only one, or the named one).
+
+        A step whose ``approvers`` input names people may be decided by them only.
+        """
+        state = await self._state_in_workspace(run_id, caller)
+        waiting = {a.attempt_id: a for a in state.attempts.values() if a.approval}
+        chosen = attempt_id or (next(iter(waiting)) if len(waiting) == 1 else None)
+        if chosen is None or chosen not in waiting:
             reason = (
-                "no approval is waiting"
-                if not waiting
-                else f"{len(waiting)} approvals wait; name one: {', '.join(waiting)}"
+                "no such approval is waiting"
+                if not waiting or chosen is not None
+                else f"{len(waiting)} approvals wait; name one: "
+                + ", ".join(sorted(waiting))
             )
             raise errors.InvalidTransitionError(
                 subject=f"run {run_id}",
@@ -324,6 +328,7 @@ class Commands:
                 command="approve" if approved else "reject",
                 reason=reason,
             )
+        _check_approver(state, waiting[chosen], caller)
         event = events.ApprovalDecided(
             attempt_id=chosen, approved=approved, comment=comment
         )
@@ -345,9 +350,7 @@ class Commands:
         replay, record = await self._idempotency(caller, name, request)
         if replay is not None:
             return replay
-        state = await self.engine.state(run_id)
-        if state.run.workspace != caller.workspace:
-            raise errors.RunNotFoundError(run_id=run_id)
+        state = await self._state_in_workspace(run_id, caller)
         if preview_token is not None and preview_token != preview_token_of(state):
             raise errors.StaleStateError(
                 subject=f"Run {run_id} (preview)",
@@ -357,6 +360,13 @@ class Commands:
             run_id, event, _command(caller, name, details, record)
         )
         return decision.run
+
+    async def _state_in_workspace(self, run_id: str, caller: Caller) -> RunState:
+        """Return a run's state; a run of another workspace is not found."""
+        state = await self.engine.state(run_id)
+        if state.run.workspace != caller.workspace:
+            raise errors.RunNotFoundError(run_id=run_id)
+        return state
 
     async def _idempotency(
         self, caller: Caller, name: str, request: Mapping[str, Any]
@@ -422,3 +432,14 @@ def _command(
 def _digest(request: Mapping[str, Any]) -> str:
     canonical = json.dumps(request, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_approver(state: RunState, attempt: Attempt, caller: Caller) -> None:
+    """Refuse a caller who is not among the approval step's ``approvers``."""
+    step = state.stages[attempt.lane.stage].steps[attempt.step]
+    approvers = step.inputs.get("approvers") or ()
+    if approvers and caller.actor not in approvers:
+        raise errors.PermissionDeniedError(
+            permission=f"decide the approval {attempt.attempt_id}",
+            workspace=state.run.workspace,
+        )

@@ -437,3 +437,15 @@ def test_retry_step_with_edited_inputs_records_them_on_the_new_attempt() -> None
 
     assert sim.queued()[0].input_overrides == {"command": "true"}
     assert sim.place(sim.queued()[0]) == Place("web", "w2", "a")
+
+
+def test_continuing_with_an_empty_list_of_halt_points_is_refused() -> None:
+    """points=() names no halt point: a clear input error, nothing changes."""
+    sim = two_groups()
+    sim.work(fail_at(("web", "w2", "a")))
+
+    with pytest.raises(errors.InvalidDefinitionError) as raised:
+        sim.send(events.ContinueRequested(option=ContinueOption.RETRY_STEP, points=()))
+
+    assert raised.value.problems[0].path == "points"
+    assert sim.state.run.status is RunStatus.HALTED

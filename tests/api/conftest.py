@@ -1,0 +1,54 @@
+"""
+Fixtures of the native API tests: a runtime that really runs steps, its app, clients.
+
+The runtime keeps everything in a MemoryStore and runs steps in this process;
+``settle`` waits until nothing is left to run. Users are signed in with
+sessions issued straight into the store, except where a test logs in through
+the API on purpose; passwords are hashed at argon2id's lowest costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import argon2
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from onward.api.app import create_app
+from onward.config import Settings
+from onward.runtime import Runtime
+from onward.service import auth as auth_module
+from onward.storage.memory import MemoryStore
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash passwords with argon2id at its lowest costs: the same format, quickly."""
+    hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(auth_module, "_HASHER", hasher)
+    monkeypatch.setattr(auth_module, "_DUMMY_HASH", hasher.hash("dummy password"))
+
+
+@pytest.fixture
+def runtime() -> Runtime:
+    """Return a runtime over a MemoryStore that executes steps here."""
+    settings = Settings(concurrency=4, heartbeat_timeout=60, shutdown_grace=1)
+    return Runtime.open(settings, executes=True, store=MemoryStore())
+
+
+@pytest.fixture
+async def app(runtime: Runtime) -> AsyncIterator[FastAPI]:
+    """Yield the app over the runtime, started (and closed afterwards)."""
+    application = create_app(runtime)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Yield an HTTP client of the app, in process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://onward") as c:
+        yield c
