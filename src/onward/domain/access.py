@@ -86,6 +86,8 @@ class CredentialKind(StrEnum):
     SESSION = "session"
     #: a long-lived API key made by a user; expires if asked, revocable
     API_KEY = "api_key"
+    #: an access key id for signed requests; its secret key is derived, never stored
+    ACCESS_KEY = "access_key"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -236,6 +236,27 @@ class AuthService:
         self, username: str, password: str, *, address: str
     ) -> IssuedSecret:
         """Check a password and issue a session token; failures are rate limited."""
+        user = await self._password_user(username, password, address=address)
+        return await self._issue(
+            user,
+            CredentialKind.SESSION,
+            expires_at=self._clock.now() + self._session_lifetime,
+        )
+
+    async def verify_password(
+        self, username: str, password: str, *, address: str
+    ) -> Principal:
+        """Return who a username and password belong to, issuing no session.
+
+        For APIs that send the password with every request (HTTP Basic);
+        failures are rate limited as logins are.
+        """
+        user = await self._password_user(username, password, address=address)
+        return await self._principal(user)
+
+    async def _password_user(
+        self, username: str, password: str, *, address: str
+    ) -> User:
         account_key, address_key = f"user:{username}", f"addr:{address}"
         self.limiter.check(account_key, address_key)
         user = await self._store.find_user(username)
@@ -246,11 +267,7 @@ class AuthService:
             msg = "Invalid username or password"
             raise errors.AuthenticationError(msg)
         self.limiter.succeeded(account_key)
-        return await self._issue(
-            user,
-            CredentialKind.SESSION,
-            expires_at=self._clock.now() + self._session_lifetime,
-        )
+        return user
 
     async def logout(self, principal: Principal) -> None:
         """Revoke the session the principal used."""
@@ -303,10 +320,28 @@ class AuthService:
     async def authenticate(self, secret: str) -> Principal:
         """Return who a bearer secret belongs to; raise AuthenticationError."""
         credential = await self._store.find_credential(hash_secret(secret))
-        if credential is None or not credential.is_valid(self._clock.now()):
+        if (
+            credential is None
+            # an access key id is public: it is never a bearer secret
+            or credential.kind is CredentialKind.ACCESS_KEY
+            or not credential.is_valid(self._clock.now())
+        ):
             msg = "The token or API key is unknown, expired or revoked"
             raise errors.AuthenticationError(msg)
+        return await self.principal_of(credential)
+
+    async def principal_of(self, credential: Credential) -> Principal:
+        """Return who a valid credential acts for; raise AuthenticationError.
+
+        Raises:
+            AuthenticationError: the credential's user is disabled.
+        """
         user = await self._store.get_user(credential.user_id)
+        return await self._principal(user, credential)
+
+    async def _principal(
+        self, user: User, credential: Credential | None = None
+    ) -> Principal:
         if user.disabled:
             msg = "The account is disabled"
             raise errors.AuthenticationError(msg)
@@ -316,9 +351,9 @@ class AuthService:
             username=user.username,
             superuser=user.superuser,
             roles={b.workspace: b.role for b in bindings},
-            credential_id=credential.credential_id,
-            workspace_limit=credential.workspace,
-            role_limit=credential.role,
+            credential_id=credential.credential_id if credential else "",
+            workspace_limit=credential.workspace if credential else None,
+            role_limit=credential.role if credential else None,
         )
 
     @staticmethod

@@ -1,0 +1,3 @@
+"""
+Vendor API dialects: each translates one vendor's words and shapes to Onward's services.
+"""

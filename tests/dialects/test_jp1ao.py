@@ -1,0 +1,634 @@
+"""The JP1/AO dialect: tasks are runs; descriptors, invoke, Basic auth, JP1 errors."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from jp1_secmaster_support import (
+    FAILING_MARKER_PLAN,
+    MARKER_PLAN,
+    QUICK_PLAN,
+    SLOW_PLAN,
+    add_token,
+    add_user,
+    apply,
+    cheap_hashes,
+    make_runtime,
+    run_id_with_number,
+    start,
+    wait_for,
+)
+
+from onward import errors
+from onward.api.app import create_app
+from onward.domain.access import Role
+from onward.domain.runs import Run, RunStatus
+from onward.runtime import Runtime
+from onward.service.numbers import Numbers, number_of
+
+HOST: Final = "10.196.184.238:22015"
+TASKS: Final = "/Automation/v1/objects/Tasks"
+#: "system:manager", the seed's credentials
+SEED_AUTH: Final = {"Authorization": "Basic c3lzdGVtOm1hbmFnZXI="}
+SEED_PASSWORD: Final = "manager"  # noqa: S105 - the seed's test account
+OTHER_PASSWORD: Final = "secret"  # noqa: S105 - test data
+JP1_HEADERS: Final = {
+    "access-control-expose-headers": "WWW-Authenticate",
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "GET, POST, DELETE, PUT, HEAD, OPTIONS",
+    "access-control-allow-credentials": "true",
+    "cache-control": "no-cache",
+    "content-type": "application/json",
+}
+
+
+@pytest.fixture(autouse=True)
+def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash passwords cheaply."""
+    cheap_hashes(monkeypatch)
+
+
+@pytest.fixture
+def runtime() -> Runtime:
+    """Return a runtime that executes steps."""
+    return make_runtime()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """Yield a client of the started app, at the seed's host."""
+    app: FastAPI = create_app(runtime)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=f"http://{HOST}"
+        ) as c:
+            yield c
+
+
+@pytest.fixture
+async def system(runtime: Runtime) -> None:
+    """Create the seed's user ``system`` (password ``manager``), an operator."""
+    await add_user(
+        runtime, "system", password=SEED_PASSWORD, roles={"default": Role.OPERATOR}
+    )
+
+
+def marker(tmp_path: Path) -> dict[str, str]:
+    """Return run parameters naming a marker file that does not exist yet."""
+    return {"marker": str(tmp_path / "marker")}
+
+
+async def halted_run(
+    runtime: Runtime, tmp_path: Path, run_id: str | None = None
+) -> Run:
+    """Start the marker plan and return its run once halted at ``check``."""
+    await apply(runtime, MARKER_PLAN)
+    run = await start(runtime, "marker", params=marker(tmp_path), run_id=run_id)
+    return await wait_for(runtime, run.run_id, RunStatus.HALTED)
+
+
+def task_url(run: Run) -> str:
+    """Return the path of a run's task."""
+    return f"{TASKS}/{number_of(run.run_id)}"
+
+
+def jp1_error(response: httpx.Response, status: int, message_id: str) -> dict[str, Any]:
+    """Check a JP1/AO error answer and return its body."""
+    body = response.json()
+
+    assert response.status_code == status
+    assert body["messageID"] == message_id
+    assert body["application"] == "Automation"
+    assert body["errorSource"] == str(response.request.url)
+    assert set(body) == {"errorSource", "message", "messageID", "application"}
+    assert response.headers["cache-control"] == "no-cache"
+    return dict(body)
+
+
+# --- the seed -----------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("system")
+async def test_seed_rerunstart_descriptor_is_answered_as_documented(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """The seed's request, replayed literally, gets the seed's headers and body."""
+    await halted_run(runtime, tmp_path, run_id=run_id_with_number(2026))
+
+    response = await client.get(
+        "/Automation/v1/objects/Tasks/2026/actions/rerunStart",
+        headers={
+            "Host": HOST,
+            "Accept": "application/json",
+            "Accept-Language": "ja",
+            "Authorization": "Basic c3lzdGVtOm1hbmFnZXI=",
+            "User-Agent": "useragent1",
+        },
+    )
+
+    assert response.status_code == 200
+    assert {k: response.headers[k] for k in JP1_HEADERS} == JP1_HEADERS
+    assert response.json() == {
+        "name": "rerunStart",
+        "href": "http://10.196.184.238:22015/Automation/v1/objects/Tasks/2026/actions/rerunStart/invoke",
+        "method": "POST",
+        "parameters": [],
+    }
+
+
+@pytest.mark.usefixtures("system")
+async def test_seed_descriptor_posted_back_retries_the_failed_step(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """Posting the seed's descriptor to its href retries from the failed step."""
+    run = await halted_run(runtime, tmp_path, run_id=run_id_with_number(2026))
+    descriptor = (
+        await client.get(f"{TASKS}/2026/actions/rerunStart", headers=SEED_AUTH)
+    ).json()
+    (tmp_path / "marker").touch()
+
+    response = await client.post(descriptor["href"], json=descriptor, headers=SEED_AUTH)
+    done = await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
+
+    body = response.json()
+    assert response.status_code == 200
+    assert body["instanceId"] == "2026"
+    assert body["state"] == "success"
+    assert body["affectedResources"] == [f"http://{HOST}{TASKS}/2026"]
+    assert set(body) == {
+        "instanceId",
+        "created",
+        "updated",
+        "completed",
+        "state",
+        "affectedResources",
+        "result",
+    }
+    assert done.run_id == run.run_id
+
+
+# --- tasks --------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("system")
+async def test_task_is_a_run_with_jp1_members(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """GET a task: the run's number, plan, JP1 status and times."""
+    run = await halted_run(runtime, tmp_path)
+
+    response = await client.get(task_url(run), headers=SEED_AUTH)
+
+    body = response.json()
+    assert response.status_code == 200
+    assert body["instanceID"] == number_of(run.run_id)
+    assert body["status"] == "failed"
+    assert body["serviceName"] == "marker"
+    assert body["submitter"] == "operator"
+    assert body["name"].startswith("marker_")
+    assert body["submitTime"] == run.created_at.isoformat(timespec="milliseconds")
+    assert body["toDo"] is True
+    assert response.headers["cache-control"] == "no-cache"
+
+
+@pytest.mark.usefixtures("system")
+async def test_task_list_has_data_and_count(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """The list is {data, count}, newest first."""
+    halted = await halted_run(runtime, tmp_path)
+    await apply(runtime, QUICK_PLAN)
+    quick = await start(runtime, "quick")
+    await wait_for(runtime, quick.run_id, RunStatus.SUCCEEDED)
+
+    response = await client.get(TASKS, headers=SEED_AUTH)
+
+    body = response.json()
+    assert response.status_code == 200
+    assert body["count"] == 2
+    assert [t["instanceID"] for t in body["data"]] == [
+        number_of(quick.run_id),
+        number_of(halted.run_id),
+    ]
+    assert [t["status"] for t in body["data"]] == ["completed", "failed"]
+
+
+@pytest.mark.usefixtures("system")
+async def test_task_list_filters_sorts_pages_and_picks_fields(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """HQL::filter, HQL::sortBy, HQL::offset, HQL::limit and HQL::fields apply."""
+    await apply(runtime, QUICK_PLAN)
+    runs = [await start(runtime, "quick") for _ in range(3)]
+    for run in runs:
+        await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
+    halted = await halted_run(runtime, tmp_path)
+
+    completed = await client.get(
+        TASKS,
+        params={
+            "HQL::filter": "status in ['completed'] and serviceName eq 'quick'",
+            "HQL::sortBy": "instanceID ASC",
+            "HQL::offset": "1",
+            "HQL::limit": "1",
+            "HQL::fields": "instanceID,status",
+        },
+        headers=SEED_AUTH,
+    )
+    failed = await client.get(
+        TASKS, params={"HQL::filter": "status = 'failed'"}, headers=SEED_AUTH
+    )
+
+    # oldest first: run ids sort in creation order (to the millisecond)
+    second = sorted(run.run_id for run in runs)[1]
+    assert completed.json() == {
+        "data": [{"instanceID": number_of(second), "status": "completed"}],
+        "count": 3,
+    }
+    assert [t["instanceID"] for t in failed.json()["data"]] == [
+        number_of(halted.run_id)
+    ]
+    assert failed.json()["count"] == 1
+
+
+@pytest.mark.usefixtures("system")
+async def test_task_list_filters_by_service_id(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """serviceID names the plan by its number."""
+    halted = await halted_run(runtime, tmp_path)
+    await apply(runtime, QUICK_PLAN)
+    await start(runtime, "quick")
+
+    response = await client.get(
+        TASKS, params={"serviceID": str(number_of(halted.plan_id))}, headers=SEED_AUTH
+    )
+
+    assert [t["instanceID"] for t in response.json()["data"]] == [
+        number_of(halted.run_id)
+    ]
+
+
+# --- actions ------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("system")
+async def test_actions_of_a_halted_task_are_stop_and_reruns(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """A failed (halted) task may be stopped or rerun; a completed one nothing."""
+    run = await halted_run(runtime, tmp_path)
+    await apply(runtime, QUICK_PLAN)
+    quick = await start(runtime, "quick")
+    await wait_for(runtime, quick.run_id, RunStatus.SUCCEEDED)
+
+    halted = await client.get(f"{task_url(run)}/actions", headers=SEED_AUTH)
+    done = await client.get(f"{task_url(quick)}/actions", headers=SEED_AUTH)
+
+    body = halted.json()
+    assert [a["name"] for a in body["data"]] == [
+        "rerunStart",
+        "rerunStepStart",
+        "stop",
+        "forceStop",
+    ]
+    assert body["count"] == 4
+    assert body["data"][1] == {
+        "name": "rerunStepStart",
+        "href": f"http://{HOST}{task_url(run)}/actions/rerunStepStart/invoke",
+        "method": "POST",
+        "parameters": [],
+    }
+    assert done.json() == {"data": [], "count": 0}
+
+
+@pytest.mark.usefixtures("system")
+async def test_rerun_step_start_goes_on_after_the_failed_step(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """rerunStepStart leaves the failed step failed and runs the next ones."""
+    run = await halted_run(runtime, tmp_path)
+
+    response = await client.post(
+        f"{task_url(run)}/actions/rerunStepStart/invoke", headers=SEED_AUTH
+    )
+    done = await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
+
+    assert response.status_code == 200
+    assert done.warnings == 1
+
+
+@pytest.mark.usefixtures("system")
+async def test_rerun_start_retries_a_failed_task(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """rerunStart on a failed run retries it: the same task, a new attempt."""
+    await apply(runtime, FAILING_MARKER_PLAN)
+    run = await start(runtime, "failing-marker", params=marker(tmp_path))
+    await wait_for(runtime, run.run_id, RunStatus.FAILED)
+    (tmp_path / "marker").touch()
+
+    response = await client.post(
+        f"{task_url(run)}/actions/rerunStart/invoke",
+        json={"name": "rerunStart", "method": "POST", "parameters": []},
+        headers=SEED_AUTH,
+    )
+    done = await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
+
+    assert response.status_code == 200
+    assert done.run_attempt == 2
+
+
+@pytest.mark.usefixtures("system")
+@pytest.mark.parametrize("action", ["stop", "forceStop"])
+async def test_stop_and_force_stop_cancel_a_running_task(
+    runtime: Runtime, client: httpx.AsyncClient, action: str
+) -> None:
+    """stop cancels gracefully, forceStop kills the running step."""
+    await apply(runtime, SLOW_PLAN)
+    run = await start(runtime, "slow")
+    await wait_for(runtime, run.run_id, RunStatus.RUNNING)
+
+    response = await client.post(
+        f"{task_url(run)}/actions/{action}/invoke", json={}, headers=SEED_AUTH
+    )
+    if action == "stop":
+        await wait_for(runtime, run.run_id, RunStatus.CANCELLING)
+        await client.post(
+            f"{task_url(run)}/actions/forceStop/invoke", headers=SEED_AUTH
+        )
+    done = await wait_for(runtime, run.run_id, RunStatus.CANCELLED)
+
+    assert response.status_code == 200
+    assert done.cancel_mode is not None
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("system")
+async def test_an_action_the_status_does_not_allow_is_a_409(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    """rerunStart of a completed task is a conflict, in JP1/AO's body."""
+    await apply(runtime, QUICK_PLAN)
+    run = await start(runtime, "quick")
+    await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
+
+    response = await client.post(
+        f"{task_url(run)}/actions/rerunStart/invoke", headers=SEED_AUTH
+    )
+
+    jp1_error(response, 409, "ONWARD-E409")
+
+
+@pytest.mark.usefixtures("system")
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{TASKS}/99",
+        f"{TASKS}/not-a-number",
+        f"{TASKS}/99/actions",
+        f"{TASKS}/99/actions/rerunStart",
+        "/Automation/v1/objects/Services",
+    ],
+)
+async def test_unknown_tasks_and_paths_are_404(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """Unknown ids and paths answer 404 KNAE02102-E."""
+    response = await client.get(path, headers=SEED_AUTH)
+
+    jp1_error(response, 404, "KNAE02102-E")
+
+
+@pytest.mark.usefixtures("system")
+async def test_unknown_action_is_404(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """An action JP1/AO's dialect does not carry out is not found."""
+    run = await halted_run(runtime, tmp_path)
+
+    got = await client.get(f"{task_url(run)}/actions/archive", headers=SEED_AUTH)
+    posted = await client.post(
+        f"{task_url(run)}/actions/archive/invoke", headers=SEED_AUTH
+    )
+
+    jp1_error(got, 404, "KNAE02102-E")
+    jp1_error(posted, 404, "KNAE02102-E")
+
+
+@pytest.mark.usefixtures("system")
+@pytest.mark.parametrize(
+    ("body", "message_id"),
+    [
+        (b"{not json", "generic error"),
+        (b"[1, 2]", "ONWARD-E400"),
+        (b'{"name": "stop"}', "ONWARD-E400"),
+        (b'{"name": "rerunStart", "parameters": "x"}', "ONWARD-E400"),
+        (b'{"name": "rerunStart", "parameters": [{"a": 1}]}', "ONWARD-E400"),
+    ],
+)
+async def test_malformed_invoke_bodies_are_400(
+    runtime: Runtime,
+    client: httpx.AsyncClient,
+    tmp_path: Path,
+    body: bytes,
+    message_id: str,
+) -> None:
+    """A body that is not the action's descriptor is refused, the run untouched."""
+    run = await halted_run(runtime, tmp_path)
+
+    response = await client.post(
+        f"{task_url(run)}/actions/rerunStart/invoke",
+        content=body,
+        headers={**SEED_AUTH, "Content-Type": "application/json"},
+    )
+
+    jp1_error(response, 400, message_id)
+    assert (await runtime.store.get_run(run.run_id)).status is RunStatus.HALTED
+
+
+@pytest.mark.usefixtures("system")
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"unknown": "1"},
+        {"HQL::limit": "many"},
+        {"HQL::offset": "-1"},
+        {"HQL::filter": "status eq 'failed' or status eq 'completed'"},
+        {"HQL::filter": "colour eq 'red'"},
+        {"HQL::filter": "status gt 'failed'"},
+        {"HQL::filter": "instanceID eq 'x'"},
+        {"HQL::filter": "submitTime gt 'yesterday'"},
+        {"HQL::filter": "status in ['failed'"},
+        {"HQL::filter": "status eq"},
+        {"HQL::filter": "%%%"},
+        {"HQL::sortBy": "name ASC"},
+        {"HQL::sortBy": "instanceID SIDEWAYS"},
+        {"HQL::fields": "instanceID,colour"},
+        {"scheduleID": "5"},
+        {"alt": "xml"},
+    ],
+)
+async def test_invalid_query_parameters_are_400(
+    client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    """Invalid or unsupported list parameters answer 400, never 500."""
+    response = await client.get(TASKS, params=params, headers=SEED_AUTH)
+
+    jp1_error(response, 400, "ONWARD-E400")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Basic !!!"},
+        {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()},
+        {"Authorization": "Basic " + base64.b64encode(b"system:wrong").decode()},
+        {"Authorization": "Basic " + base64.b64encode(b"nobody:manager").decode()},
+        {"Authorization": "HSSO onw_not-a-token"},
+        {"Authorization": "Digest abc"},
+    ],
+)
+@pytest.mark.usefixtures("system")
+async def test_missing_or_bad_credentials_are_401(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    """No login permission: 401 in JP1/AO's body, with a Basic challenge."""
+    response = await client.get(TASKS, headers=headers)
+
+    jp1_error(response, 401, "ONWARD-E401")
+    assert response.headers["www-authenticate"] == 'Basic realm="Automation"'
+
+
+async def test_a_session_token_works_as_hsso_and_bearer(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    """Authorization: HSSO or Bearer with an Onward session token or API key."""
+    user = await add_user(runtime, "tom", roles={"default": Role.VIEWER})
+    token = await add_token(runtime, user)
+
+    hsso = await client.get(TASKS, headers={"Authorization": f"HSSO {token}"})
+    bearer = await client.get(TASKS, headers={"Authorization": f"Bearer {token}"})
+
+    assert hsso.status_code == bearer.status_code == 200
+
+
+async def test_a_viewer_reads_but_cannot_invoke(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """Without the operate permission an invoke is 404 (invalid permission)."""
+    await add_user(
+        runtime, "vic", password=OTHER_PASSWORD, roles={"default": Role.VIEWER}
+    )
+    auth = {"Authorization": "Basic " + base64.b64encode(b"vic:secret").decode()}
+    run = await halted_run(runtime, tmp_path)
+
+    read = await client.get(task_url(run), headers=auth)
+    invoked = await client.post(
+        f"{task_url(run)}/actions/rerunStart/invoke", headers=auth
+    )
+
+    assert read.status_code == 200
+    jp1_error(invoked, 404, "KNAE02102-E")
+    assert (await runtime.store.get_run(run.run_id)).status is RunStatus.HALTED
+
+
+async def test_a_user_without_a_role_lists_nothing_and_reads_nothing(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """Tasks the user has no permission for are neither listed nor found."""
+    await add_user(runtime, "eve", password=OTHER_PASSWORD, roles={"other": Role.ADMIN})
+    auth = {"Authorization": "Basic " + base64.b64encode(b"eve:secret").decode()}
+    run = await halted_run(runtime, tmp_path)
+
+    listed = await client.get(TASKS, headers=auth)
+    read = await client.get(task_url(run), headers=auth)
+
+    assert listed.json() == {"data": [], "count": 0}
+    jp1_error(read, 404, "KNAE02102-E")
+
+
+@pytest.mark.usefixtures("system")
+async def test_basic_credentials_are_verified_once_per_cache_period(
+    runtime: Runtime, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repeated requests with the same Basic credentials verify the password once."""
+    calls: list[str] = []
+    verify = runtime.auth.verify_password
+
+    async def counted(username: str, password: str, *, address: str) -> Any:
+        calls.append(username)
+        return await verify(username, password, address=address)
+
+    monkeypatch.setattr(runtime.auth, "verify_password", counted)
+
+    for _ in range(3):
+        assert (await client.get(TASKS, headers=SEED_AUTH)).status_code == 200
+
+    assert calls == ["system"]
+
+
+@pytest.mark.usefixtures("system")
+async def test_storage_unavailable_is_412(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server is not available: 412 in JP1/AO's body."""
+
+    async def unavailable(self: Numbers, workspace: str, number: int) -> Run:
+        msg = "database is locked"
+        raise errors.StorageError(msg)
+
+    monkeypatch.setattr(Numbers, "find_run", unavailable)
+
+    response = await client.get(f"{TASKS}/2026", headers=SEED_AUTH)
+
+    jp1_error(response, 412, "ONWARD-E412")
+
+
+@pytest.mark.usefixtures("system")
+async def test_preflight_is_answered_with_cors_headers(
+    client: httpx.AsyncClient,
+) -> None:
+    """OPTIONS on a JP1/AO path answers 200 with the CORS headers."""
+    response = await client.options(TASKS)
+
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.usefixtures("system")
+@pytest.mark.parametrize(
+    "hql",
+    [
+        "[status] eq 'failed'",
+        "status not in ['completed', 'canceled']",
+        "(name starts 'marker_') and serviceName ends 'ker'",
+        "submitTime ge '2000-01-01T00:00:00Z' and status = 'failed'",
+        "instanceID eq {number}",
+        "submitter = 'operator' AND status <> 'completed'",
+    ],
+)
+async def test_hql_filters_select_the_halted_task(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path, hql: str
+) -> None:
+    """Each supported comparison form selects the failed (halted) task only."""
+    run = await halted_run(runtime, tmp_path)
+    await apply(runtime, QUICK_PLAN)
+    quick = await start(runtime, "quick")
+    await wait_for(runtime, quick.run_id, RunStatus.SUCCEEDED)
+    text = hql.format(number=number_of(run.run_id))
+
+    response = await client.get(TASKS, params={"HQL::filter": text}, headers=SEED_AUTH)
+
+    assert response.status_code == 200, response.text
+    assert [t["instanceID"] for t in response.json()["data"]] == [number_of(run.run_id)]

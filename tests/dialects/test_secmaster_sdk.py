@@ -1,0 +1,222 @@
+"""The official SecMaster SDK lists, shows and operates playbook instances on Onward.
+
+A real uvicorn server serves the app on a free loopback port, in a thread with
+its own event loop; fixtures are made in that loop. The SDK's v1 client is
+configured with nothing but the endpoint and credentials (AK/SK and project).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import pytest
+import uvicorn
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdksecmaster.v1 import (
+    ChangePlaybookInstanceRequest,
+    ListPlaybookInstancesRequest,
+    OperationPlaybookInfo,
+    SecMasterClient,
+    ShowPlaybookInstanceRequest,
+)
+from jp1_secmaster_support import (
+    SLOW_PLAN,
+    add_user,
+    apply,
+    cheap_hashes,
+    make_runtime,
+    start,
+    wait_for,
+)
+
+from onward.api.app import create_app
+from onward.domain.access import Principal, Role
+from onward.domain.runs import Run, RunStatus
+from onward.runtime import Runtime
+from onward.service.access_keys import AccessKeys, IssuedAccessKey
+
+PROJECT: Final = "0123456789abcdef0123456789abcdef"
+WORKSPACE: Final = "soc"
+T = TypeVar("T")
+
+
+class Server:
+    """The app served by uvicorn on a loopback port, in a thread of its own."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        config = uvicorn.Config(create_app(runtime), log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        self.loop.run_until_complete(self.server.serve(sockets=[self.socket]))
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        for _ in range(500):
+            if self.server.started:
+                return self
+            threading.Event().wait(0.01)
+        msg = "uvicorn did not start"
+        raise RuntimeError(msg)
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.loop.close()
+        self.socket.close()
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine in the server's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """Yield a started server over a runtime that executes steps."""
+    cheap_hashes(monkeypatch)
+    with Server(make_runtime()) as running:
+        yield running
+
+
+async def _access_key(runtime: Runtime) -> IssuedAccessKey:
+    user = await add_user(runtime, "sdk", roles={WORKSPACE: Role.OPERATOR})
+    keys = AccessKeys(
+        store=runtime.store,
+        auth=runtime.auth,
+        clock=runtime.engine.clock,
+        master=runtime.settings.access_key_master,
+    )
+    principal = Principal(user_id=user.user_id, username=user.username)
+    return await keys.create(principal, name="sdk")
+
+
+async def _halted_run(runtime: Runtime, marker: Path) -> Run:
+    plan = f"""
+name: respond
+groups:
+  - name: g
+    targets: [a]
+    steps:
+      - {{name: check, action: shell, with: {{command: "test -f {marker}"}}}}
+"""
+    await apply(runtime, plan, workspace=WORKSPACE)
+    run = await start(runtime, "respond", workspace=WORKSPACE)
+    return await wait_for(runtime, run.run_id, RunStatus.HALTED)
+
+
+async def _running_run(runtime: Runtime) -> Run:
+    await apply(runtime, SLOW_PLAN, workspace=WORKSPACE)
+    run = await start(runtime, "slow", workspace=WORKSPACE)
+    return await wait_for(runtime, run.run_id, RunStatus.RUNNING)
+
+
+def sdk_client(server: Server, key: IssuedAccessKey) -> SecMasterClient:
+    """Return the official client, given only the endpoint and credentials."""
+    credentials = BasicCredentials(key.access_key_id, key.secret_key, PROJECT)
+    return (
+        SecMasterClient.new_builder()
+        .with_credentials(credentials)
+        .with_endpoint(f"http://127.0.0.1:{server.port}")
+        .build()
+    )
+
+
+def test_the_official_sdk_lists_shows_and_operates_instances(
+    server: Server, tmp_path: Path
+) -> None:
+    """List, show, RETRY and TERMINATE through SecMasterClient, signed with AK/SK."""
+    runtime = server.runtime
+    key = server.call(_access_key(runtime))
+    halted = server.call(_halted_run(runtime, tmp_path / "marker"))
+    running = server.call(_running_run(runtime))
+    client = sdk_client(server, key)
+
+    listed = client.list_playbook_instances(
+        ListPlaybookInstancesRequest(workspace_id=WORKSPACE, limit=10, offset=0)
+    )
+    failed = client.list_playbook_instances(
+        ListPlaybookInstancesRequest(
+            workspace_id=WORKSPACE, status="FAILED", limit=10, offset=0
+        )
+    )
+    shown = client.show_playbook_instance(
+        ShowPlaybookInstanceRequest(workspace_id=WORKSPACE, instance_id=halted.run_id)
+    )
+    (tmp_path / "marker").touch()
+    retried = client.change_playbook_instance(
+        ChangePlaybookInstanceRequest(
+            workspace_id=WORKSPACE,
+            instance_id=halted.run_id,
+            body=OperationPlaybookInfo(operation="RETRY"),
+        )
+    )
+    terminated = client.change_playbook_instance(
+        ChangePlaybookInstanceRequest(
+            workspace_id=WORKSPACE,
+            instance_id=running.run_id,
+            body=OperationPlaybookInfo(operation="TERMINATE"),
+        )
+    )
+    succeeded = server.call(wait_for(runtime, halted.run_id, RunStatus.SUCCEEDED))
+
+    assert listed.count == 2
+    assert {i.id for i in listed.instances} == {halted.run_id, running.run_id}
+    assert listed.x_request_id
+    assert [i.id for i in failed.instances] == [halted.run_id]
+    assert shown.id == halted.run_id
+    assert shown.project_id == PROJECT
+    assert shown.status == "FAILED"
+    assert shown.playbook.name == "respond"
+    assert shown.playbook.version == "v1"
+    assert shown.trigger_type == "MANUAL"
+    assert shown.x_request_id
+    assert retried.id == halted.run_id
+    assert retried.status in ("RUNNING", "FINISHED")
+    assert terminated.status == "TERMINATING"
+    assert succeeded.status is RunStatus.SUCCEEDED
+
+
+def test_the_official_sdk_reports_errors_with_code_and_request_id(
+    server: Server,
+) -> None:
+    """An unknown instance is a ClientRequestException: 404, code, request id."""
+    key = server.call(_access_key(server.runtime))
+    client = sdk_client(server, key)
+
+    with pytest.raises(ClientRequestException) as raised:
+        client.show_playbook_instance(
+            ShowPlaybookInstanceRequest(workspace_id=WORKSPACE, instance_id="nope")
+        )
+
+    assert raised.value.status_code == 404
+    assert raised.value.error_code == "SecMaster.00040401"
+    assert raised.value.request_id
+
+
+def test_the_official_sdk_with_a_wrong_secret_is_refused(server: Server) -> None:
+    """A wrong secret key: 401 with SecMaster's code."""
+    key = server.call(_access_key(server.runtime))
+    wrong = IssuedAccessKey(
+        access_key_id=key.access_key_id, secret_key="W" * 40, credential=key.credential
+    )
+    client = sdk_client(server, wrong)
+
+    with pytest.raises(ClientRequestException) as raised:
+        client.list_playbook_instances(
+            ListPlaybookInstancesRequest(workspace_id=WORKSPACE, limit=1, offset=0)
+        )
+
+    assert raised.value.status_code == 401
+    assert raised.value.error_code == "SecMaster.00040101"
