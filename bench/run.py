@@ -1,7 +1,10 @@
 """Onward's benchmark: engine overhead, fan-out, continue latency, memory.
 
 Run with ``.venv/bin/python bench/run.py`` (``--large`` for the full sizes of
-DESIGN §6); it prints the figures and rewrites docs/performance.md.
+DESIGN §6); it prints the figures and rewrites docs/performance.md. The
+distributed section (PostgreSQL, Redis, 1/2/4 ``onward worker`` processes; see
+``bench/distributed.py``) is measured when both services answer, unless
+``--no-distributed`` is given.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+
+import distributed
 
 from onward.config import Settings
 from onward.domain.runs import Attempt, AttemptStatus, LaneKey, RunStatus
@@ -212,6 +217,9 @@ def main() -> None:
     """Run every measurement once and write docs/performance.md."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--large", action="store_true", help="DESIGN §6 sizes")
+    parser.add_argument(
+        "--no-distributed", action="store_true", help="skip PostgreSQL + Celery"
+    )
     args = parser.parse_args()
     configure_logging(level="warning")
     histories = [10, 1_000, 100_000] if args.large else [10, 1_000, 10_000]
@@ -230,7 +238,18 @@ def main() -> None:
         latencies=latencies,
         memory=(memory_targets, base, peak),
         large=args.large,
+        cluster=measure_cluster(skip=args.no_distributed),
     )
+
+
+def measure_cluster(*, skip: bool) -> distributed.Cluster | str:
+    """Return the distributed figures, or why they were not measured."""
+    if skip:
+        return "not measured in this run (`--no-distributed`)"
+    reason = distributed.unavailable()
+    if reason is not None:
+        return f"not measured: {reason}"
+    return distributed.measure()
 
 
 def write_report(
@@ -241,6 +260,7 @@ def write_report(
     latencies: dict[int, float],
     memory: tuple[int, float, float],
     large: bool,
+    cluster: distributed.Cluster | str,
 ) -> None:
     """Print the figures and write them to docs/performance.md."""
     targets, base, peak = memory
@@ -308,7 +328,8 @@ attempts, 10,000 targets); the default sizes keep the run short.
   figure stays flat as history grows.
 - Memory is bounded by lanes (one small record per started target) and the
   attempts in flight; finished attempts live only in the database.
-"""
+
+{distributed.cluster_section(cluster, per_step)}"""
     (ROOT / "docs" / "performance.md").write_text(text)
     print(text)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,7 +28,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     #: port the server listens on
     port: int = Field(default=8400, ge=0, le=65535)
-    #: attempts run at once by the server's local executor
+    #: attempts run at once by the server's local executor, or by a worker
     concurrency: int = Field(default=16, ge=1)
     #: seconds between heartbeats (and crash checks)
     heartbeat_interval: float = Field(default=2.0, gt=0)
@@ -43,6 +44,26 @@ class Settings(BaseSettings):
     log_level: str = "info"
     #: log format: console or json
     log_format: str = "console"
+    #: who runs steps: ``local`` (the server itself) or ``celery`` (onward workers)
+    executor: Literal["local", "celery"] = "local"
+    #: the Celery broker of the celery executor: ``redis://...`` or ``amqp://...``
+    broker_url: str | None = None
+    #: seconds after which an attempt still queued is sent to the broker again
+    redispatch_after: float = Field(default=30.0, gt=0)
+    #: seconds a server holds the scheduler lease without renewing it (None: the
+    #: heartbeat timeout; never less than three heartbeat intervals)
+    lease_ttl: float | None = Field(default=None, gt=0)
+    #: the server secret that access keys' secret keys are derived from (request
+    #: signing); None: access keys are off. Changing it invalidates every secret key.
+    access_key_master: str | None = Field(default=None, min_length=32)
+
+    @model_validator(mode="after")
+    def _check_distributed(self) -> Self:
+        """Require a broker for the celery executor."""
+        if self.executor == "celery" and not self.broker_url:
+            msg = "executor 'celery' needs broker_url (ONWARD_BROKER_URL)"
+            raise ValueError(msg)
+        return self
 
     @classmethod
     def settings_customise_sources(

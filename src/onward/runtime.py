@@ -11,6 +11,8 @@ from datetime import timedelta
 from onward.actions.catalog import ActionCatalog
 from onward.clock import Clock, SystemClock
 from onward.config import Settings
+from onward.executors.celery import CeleryExecutor
+from onward.executors.celery_app import create_app
 from onward.executors.local import LocalExecutor
 from onward.ids import new_worker_id
 from onward.service.auth import AuthService
@@ -18,7 +20,7 @@ from onward.service.bootstrap import bootstrap_admin_from_env
 from onward.service.commands import Commands
 from onward.service.engine import Engine
 from onward.service.followups import FollowUps
-from onward.service.ports import FullStore
+from onward.service.ports import Executor, FullStore
 from onward.service.queries import Queries
 from onward.service.scheduler import Scheduler
 from onward.service.triggers import Triggers
@@ -37,7 +39,10 @@ class Runtime:
     queries: Queries
     auth: AuthService
     triggers: Triggers
+    #: runs steps in this process (the ``local`` executor)
     executor: LocalExecutor | None = None
+    #: sends steps to ``onward worker`` processes (the ``celery`` executor)
+    remote: CeleryExecutor | None = None
     scheduler: Scheduler | None = None
 
     @classmethod
@@ -49,7 +54,12 @@ class Runtime:
         clock: Clock | None = None,
         store: FullStore | None = None,
     ) -> Runtime:
-        """Open the store and wire the services; with ``executes``, run steps here."""
+        """Open the store and wire the services; with ``executes``, carry steps out.
+
+        Steps run in this process (``executor = "local"``), or on ``onward
+        worker`` processes (``"celery"``), to which any process sends the
+        attempts it queues; ``executes`` also runs the scheduler.
+        """
         if store is None:
             store = open_store(settings.database_url or default_database_url())
         engine = Engine(store=store, clock=clock or SystemClock())
@@ -70,28 +80,72 @@ class Runtime:
         )
         follow_ups = FollowUps(commands, store)
         engine.listen(follow_ups.on_decision)
-        if executes:
-            worker_id = new_worker_id()
-            executor = LocalExecutor(
-                work=WorkService(engine),
-                catalog=catalog,
-                clock=engine.clock,
-                worker_id=worker_id,
-                concurrency=settings.concurrency,
-            )
-            engine.attach_executor(executor)
-            runtime.executor = executor
-            runtime.scheduler = Scheduler(
-                engine=engine,
-                executor=executor,
-                worker_id=worker_id,
-                name=settings.worker_name,
-                heartbeat_interval=timedelta(seconds=settings.heartbeat_interval),
-                heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout),
-                poll_interval=timedelta(seconds=settings.poll_interval),
-                periodic=_periodic(runtime.triggers, follow_ups),
-            )
+        if settings.executor == "celery":
+            runtime._send_to_workers(executes=executes, follow_ups=follow_ups)
+        elif executes:
+            runtime._run_here(catalog, follow_ups)
         return runtime
+
+    def _run_here(self, catalog: ActionCatalog, follow_ups: FollowUps) -> None:
+        """Run steps in this process (the ``local`` executor), with a scheduler."""
+        worker_id = new_worker_id()
+        executor = LocalExecutor(
+            work=WorkService(self.engine),
+            catalog=catalog,
+            clock=self.engine.clock,
+            worker_id=worker_id,
+            concurrency=self.settings.concurrency,
+        )
+        self.engine.attach_executor(executor)
+        self.executor = executor
+        self.scheduler = self._scheduler(executor, worker_id, follow_ups)
+
+    def _send_to_workers(self, *, executes: bool, follow_ups: FollowUps) -> None:
+        """Send steps to workers (the ``celery`` executor); schedule if ``executes``.
+
+        Every process that queues attempts sends them at once, command-line
+        ones included; a server (``executes``) also runs the scheduler, whose
+        lease holder re-sends attempts whose message was lost.
+        """
+        settings = self.settings
+        remote = CeleryExecutor(
+            app=create_app(settings.broker_url or ""),
+            clock=self.engine.clock,
+            redispatch_after=timedelta(seconds=settings.redispatch_after),
+        )
+        self.engine.attach_executor(remote)
+        self.remote = remote
+        if executes:
+            self.scheduler = self._scheduler(
+                remote,
+                new_worker_id(),
+                follow_ups,
+                redispatch_after=timedelta(seconds=settings.redispatch_after),
+            )
+
+    def _scheduler(
+        self,
+        executor: Executor,
+        worker_id: str,
+        follow_ups: FollowUps,
+        *,
+        redispatch_after: timedelta | None = None,
+    ) -> Scheduler:
+        settings = self.settings
+        return Scheduler(
+            engine=self.engine,
+            executor=executor,
+            worker_id=worker_id,
+            name=settings.worker_name,
+            heartbeat_interval=timedelta(seconds=settings.heartbeat_interval),
+            heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout),
+            poll_interval=timedelta(seconds=settings.poll_interval),
+            periodic=_periodic(self.triggers, follow_ups),
+            lease_ttl=timedelta(
+                seconds=settings.lease_ttl or settings.heartbeat_timeout
+            ),
+            redispatch_after=redispatch_after,
+        )
 
     async def start(self) -> None:
         """Create the first admin if asked, then start background work.
@@ -108,10 +162,11 @@ class Runtime:
         """Stop background work, let running steps finish (within the grace), close."""
         if self.scheduler is not None:
             await self.scheduler.stop()
+        grace = timedelta(seconds=self.settings.shutdown_grace)
         if self.executor is not None:
-            await self.executor.close(
-                grace=timedelta(seconds=self.settings.shutdown_grace)
-            )
+            await self.executor.close(grace=grace)
+        if self.remote is not None:
+            await self.remote.close(grace=grace)
         await self.store.close()
 
 

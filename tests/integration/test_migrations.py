@@ -34,9 +34,11 @@ TABLES = {
     "operations",
     "trigger_fires",
     "data_objects",
+    "leases",
 }
 ACCESS_TABLES = {"workspaces", "users", "role_bindings", "credentials", "operations"}
 TRIGGER_TABLES = {"trigger_fires", "data_objects"}
+LEASE_TABLES = {"leases"}
 
 
 @pytest.fixture(
@@ -125,7 +127,10 @@ def test_access_migration_goes_down_to_the_tables_of_0001_and_up_again(
 
     after_downgrade = table_names_and_revision(empty_database_url)
 
-    assert at_0001 == (TABLES - ACCESS_TABLES - TRIGGER_TABLES, "0001")
+    assert at_0001 == (
+        TABLES - ACCESS_TABLES - TRIGGER_TABLES - LEASE_TABLES,
+        "0001",
+    )
     assert after_downgrade == at_0001
 
 
@@ -226,5 +231,20 @@ def test_trigger_migration_goes_down_to_the_tables_of_0002_and_up_again(
 
     after_downgrade = table_names_and_revision(empty_database_url)
 
-    assert at_0002 == (TABLES - TRIGGER_TABLES, "0002")
+    assert at_0002 == (TABLES - TRIGGER_TABLES - LEASE_TABLES, "0002")
     assert after_downgrade == at_0002
+
+
+def test_lease_migration_goes_down_to_the_tables_of_0003_and_up_again(
+    empty_database_url: str,
+) -> None:
+    """Migrating 0004 down and up again leaves the tables of 0003 in place."""
+    storage.upgrade(empty_database_url, "0003")
+    at_0003 = table_names_and_revision(empty_database_url)
+    storage.upgrade(empty_database_url)
+    storage.downgrade(empty_database_url, "0003")
+
+    after_downgrade = table_names_and_revision(empty_database_url)
+
+    assert at_0003 == (TABLES - LEASE_TABLES, "0003")
+    assert after_downgrade == at_0003

@@ -1,37 +1,31 @@
 """
-The FastAPI application: health, a front page, and the runtime's lifespan.
+The FastAPI application: health, metrics, the native API, and the runtime's lifespan.
 
 ``create_app(runtime)`` is the composition point of the HTTP side: the app's
 lifespan starts the runtime (recovery, heartbeats, sweeps of queued attempts)
-and closes it on shutdown. The REST API and the console join it later.
+and closes it on shutdown. The native REST API is under ``/api/v1``, its
+OpenAPI document at ``/api/v1/openapi.json`` and its interactive docs at
+``/api/v1/docs``. The web console is at ``/`` (``onward.ui``). Nothing but
+``/healthz`` and the console's login page is open without credentials.
 """
 
 import contextlib
-import html
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from importlib import metadata
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.openapi.utils import get_openapi
 
+from onward import ui
+from onward.api import metrics, native, problems
+from onward.api.deps import Services
+from onward.api.dialects import jp1ao, secmaster, vao, veeam_em
+from onward.api.native.schemas import API_PREFIX, PlanSourceIn, Problem
 from onward.runtime import Runtime
 
 _router = APIRouter()
-
-_FRONT_PAGE = """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Onward</title></head>
-<body>
-<h1>Onward</h1>
-<p>A durable runbook orchestrator, version {version}.</p>
-<p>This server carries out runs. Drive it with the command line, for example:</p>
-<pre>onward run list
-onward run show RUN
-onward run continue RUN --option retry-step --wait</pre>
-<p>See <code>onward --help</code>. Health: <a href="/healthz">/healthz</a>.</p>
-</body>
-</html>
-"""
 
 
 def _version() -> str:
@@ -41,20 +35,22 @@ def _version() -> str:
         return "unknown"
 
 
-@_router.get("/healthz")
+@_router.get("/healthz", tags=["health"])
 async def healthz() -> dict[str, str]:
     """Tell that the server is up."""
     return {"status": "ok"}
 
 
-@_router.get("/", response_class=HTMLResponse)
-async def front_page() -> HTMLResponse:
-    """Name Onward and point to the command line."""
-    return HTMLResponse(_FRONT_PAGE.format(version=html.escape(_version())))
+def create_app(
+    runtime: Runtime, *, poll_interval: timedelta = timedelta(seconds=1)
+) -> FastAPI:
+    """Return the app serving ``runtime``; its lifespan starts and closes it.
 
-
-def create_app(runtime: Runtime) -> FastAPI:
-    """Return the app serving ``runtime``; its lifespan starts and closes it."""
+    Args:
+        runtime: the process's runtime (its store holds access records too).
+        poll_interval: how often event streams re-read their run, to see
+            changes made by other processes.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,7 +60,53 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             await runtime.close()
 
-    app = FastAPI(title="Onward", version=_version(), lifespan=lifespan)
+    app = FastAPI(
+        title="Onward",
+        version=_version(),
+        description="The native REST API of Onward, a durable runbook orchestrator.",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
+        redoc_url=None,
+    )
     app.state.runtime = runtime
+    app.state.services = Services.build(runtime, poll_interval=poll_interval)
+    collected = metrics.Metrics()
+    collected.watch(runtime.engine)
+    for router in native.ROUTERS:
+        collected.mount(API_PREFIX, router.routes)
+    app.state.metrics = collected
+    problems.install(app)
+    app.add_middleware(metrics.RequestMetrics, metrics=collected)
     app.include_router(_router)
+    app.include_router(metrics.router)
+    app.include_router(native.router, prefix=API_PREFIX)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    # the web console: pages at /, static files at /static
+    ui.install(app, runtime, poll_interval=poll_interval)
+    app.include_router(jp1ao.router)
+    app.include_router(secmaster.router)
+    app.include_router(vao.router)
+    app.include_router(veeam_em.router)
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """Return the OpenAPI document, with the schemas only referenced by hand."""
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Problem, PlanSourceIn):
+            found = model.model_json_schema(
+                ref_template="#/components/schemas/{model}", by_alias=True
+            )
+            schemas.update(found.pop("$defs", {}))
+            schemas[model.__name__] = found
+        app.openapi_schema = document
+    return app.openapi_schema

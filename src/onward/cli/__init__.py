@@ -13,7 +13,7 @@ import click
 import structlog
 
 from onward import errors
-from onward.cli import admin, plans, runs, server
+from onward.cli import admin, plans, runs, server, worker
 from onward.cli.backend import Options, default_actor
 
 __all__ = ["EXIT_CODES", "main", "onward"]
@@ -133,6 +133,7 @@ onward.add_command(runs.run)
 onward.add_command(server.serve)
 onward.add_command(server.db)
 onward.add_command(admin.admin)
+onward.add_command(worker.worker)
 
 
 def main() -> None:

@@ -12,16 +12,11 @@ from datetime import timedelta
 
 import structlog
 
-from onward import errors
-from onward.actions.base import ActionContext, ActionResult
 from onward.actions.catalog import ActionCatalog
-from onward.actions.templating import TemplateRenderError, render_inputs
 from onward.clock import Clock
 from onward.domain.effects import DispatchAttempt
-from onward.domain.runs import AttemptStatus
-from onward.executors.logbuffer import LogBuffer
-from onward.service.work import Report, Work, WorkService
-from onward.worker.runner import run_action, template_failure
+from onward.service.work import Work, WorkService
+from onward.worker.attempts import AttemptRunner
 
 _log = structlog.get_logger("onward.executor")
 
@@ -39,7 +34,6 @@ class LocalExecutor:
         concurrency: int = 16,
     ) -> None:
         self._work = work
-        self._catalog = catalog
         self._clock = clock
         self.worker_id = worker_id
         self._slots = Slots(concurrency)
@@ -48,9 +42,7 @@ class LocalExecutor:
         #: attempts killed before they started here
         self._killed: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._cancels: dict[str, asyncio.Event] = {}
-        self._running: dict[str, str] = {}
-        self._logs = LogBuffer(work, clock)
+        self._runner = AttemptRunner(work=work, catalog=catalog, clock=clock)
         self._closing = False
 
     async def dispatch(self, attempts: Sequence[DispatchAttempt]) -> None:
@@ -71,11 +63,8 @@ class LocalExecutor:
 
     async def kill(self, attempt_ids: Sequence[str]) -> None:
         """Stop running attempts now; they report themselves cancelled."""
-        for attempt_id in attempt_ids:
-            cancel = self._cancels.get(attempt_id)
-            if cancel is not None:
-                cancel.set()
-            elif attempt_id in self._tasks:
+        for attempt_id in self._runner.kill(attempt_ids):
+            if attempt_id in self._tasks:
                 # not started yet: it reports itself cancelled instead of running
                 self._killed.add(attempt_id)
 
@@ -95,7 +84,7 @@ class LocalExecutor:
 
     def running(self) -> Mapping[str, str]:
         """Return the attempts running here, as attempt id -> run id."""
-        return dict(self._running)
+        return self._runner.running()
 
     def busy(self) -> bool:
         """Tell whether any attempt is scheduled or running here."""
@@ -105,24 +94,29 @@ class LocalExecutor:
         """Wait until no attempt is scheduled or running here."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
-        await self._logs.flush()
+        await self._runner.flush()
 
     async def close(self, *, grace: timedelta = timedelta(seconds=10)) -> None:
         """Stop: drop attempts not started, give running ones ``grace`` to finish.
 
         Attempts still running after the grace period are stopped and reported
-        interrupted, so their runs go on per each step's ``on_interrupt``.
+        interrupted, so their runs go on per each step's ``on_interrupt``. A
+        report the database refuses then is given up: the attempt's heartbeat
+        stops, and the next server interrupts it.
         """
         self._closing = True
+        self._runner.stop("the server stopped during the step")
+        running_here = self._runner.running()
         for attempt_id, task in list(self._tasks.items()):
-            if attempt_id not in self._running:
+            if attempt_id not in running_here:
                 task.cancel()
-        running = [self._tasks[a] for a in self._running if a in self._tasks]
+        running = [self._tasks[a] for a in running_here if a in self._tasks]
         if running:
             await asyncio.wait(running, timeout=grace.total_seconds())
-        await self.kill(list(self._running))
+        await self.kill(list(self._runner.running()))
+        self._runner.abandon()
         await self.drain()
-        await self._logs.close()
+        await self._runner.close()
 
     def _done(self, attempt_id: str, task: asyncio.Task[None]) -> None:
         self._tasks.pop(attempt_id, None)
@@ -165,72 +159,7 @@ class LocalExecutor:
             self._slots.give()
 
     async def _carry_out(self, dispatched: DispatchAttempt, work: Work) -> None:
-        if dispatched.attempt_id in self._killed:
-            report = Report(
-                status=AttemptStatus.CANCELLED, error="killed before it started"
-            )
-        else:
-            self._running[dispatched.attempt_id] = dispatched.run_id
-            try:
-                report = await self._execute(work)
-            finally:
-                self._running.pop(dispatched.attempt_id, None)
-        if self._closing and report.status is AttemptStatus.CANCELLED:
-            report = Report(
-                status=AttemptStatus.INTERRUPTED,
-                error="the server stopped during the step",
-            )
-        await self._work.finish(
-            run_id=dispatched.run_id, attempt_id=dispatched.attempt_id, report=report
-        )
-
-    async def _execute(self, work: Work) -> Report:
-        attempt = work.attempt
-        cancel = self._cancels[attempt.attempt_id] = asyncio.Event()
-        try:
-            result = await self._result(work, cancel)
-        finally:
-            self._cancels.pop(attempt.attempt_id, None)
-            await self._logs.flush_attempt(attempt.attempt_id)
-        return _report(result)
-
-    async def _result(self, work: Work, cancel: asyncio.Event) -> ActionResult:
-        try:
-            inputs = render_inputs(work.inputs, work.context)
-            action = self._catalog.get(work.step.action)
-        except TemplateRenderError as exc:
-            return template_failure(exc)
-        except errors.ActionNotFoundError as exc:
-            return ActionResult(ok=False, error=exc.message, retryable=False)
-        attempt = work.attempt
-        ctx = ActionContext(
-            run_id=attempt.run_id,
-            attempt_id=attempt.attempt_id,
-            step_name=work.step.name,
-            target_name=work.target.name,
-            attempt_number=attempt.number,
-            log=self._logs.sink(attempt.run_id, attempt.attempt_id),
-        )
-        return await run_action(
-            action, inputs, ctx, timeout=work.step.timeout, cancel=cancel
-        )
-
-
-def _report(result: ActionResult) -> Report:
-    if result.ok:
-        status = AttemptStatus.SUCCEEDED
-    elif result.timed_out:
-        status = AttemptStatus.TIMED_OUT
-    elif result.cancelled:
-        status = AttemptStatus.CANCELLED
-    else:
-        status = AttemptStatus.FAILED
-    return Report(
-        status=status,
-        error=result.error,
-        output=result.output,
-        retryable=result.retryable,
-    )
+        await self._runner.carry_out(work, killed=dispatched.attempt_id in self._killed)
 
 
 class Slots:

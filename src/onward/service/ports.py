@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from onward.domain.access import (
@@ -274,6 +274,24 @@ class Store(Protocol):
 
     async def expired_approvals(self, *, now: datetime) -> list[Attempt]:
         """Return approval attempts waiting past their deadline."""
+        ...
+
+    async def acquire_lease(
+        self, *, name: str, owner: str, now: datetime, ttl: timedelta
+    ) -> bool:
+        """Take or renew a lease until ``now + ttl``, if no one else holds it.
+
+        A lease gives one of several servers a duty (the scheduler's) until it
+        expires; its holder renews it before then.
+
+        Returns:
+            True when ``owner`` holds the lease now; False while another owner
+            holds it unexpired (``expires_at > now``).
+        """
+        ...
+
+    async def release_lease(self, *, name: str, owner: str) -> None:
+        """Give a lease up at once if ``owner`` holds it (no error otherwise)."""
         ...
 
     async def last_fire(

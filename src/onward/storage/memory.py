@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from onward import errors
@@ -46,6 +46,8 @@ class MemoryStore(MemoryAccessStore):
         self._beats: dict[str, datetime] = {}
         self._fires: dict[tuple[str, str, str], datetime] = {}
         self._data_objects: dict[str, DataObject] = {}
+        #: lease name -> (owner, expires at)
+        self._leases: dict[str, tuple[str, datetime]] = {}
 
     async def save_plan_version(
         self,
@@ -281,6 +283,22 @@ class MemoryStore(MemoryAccessStore):
             and attempt.deadline_at is not None
             and attempt.deadline_at <= now
         ]
+
+    async def acquire_lease(
+        self, *, name: str, owner: str, now: datetime, ttl: timedelta
+    ) -> bool:
+        """Take or renew a lease until ``now + ttl``; False while another holds it."""
+        held = self._leases.get(name)
+        if held is not None and held[0] != owner and held[1] > now:
+            return False
+        self._leases[name] = (owner, now + ttl)
+        return True
+
+    async def release_lease(self, *, name: str, owner: str) -> None:
+        """Give a lease up at once if ``owner`` holds it."""
+        held = self._leases.get(name)
+        if held is not None and held[0] == owner:
+            del self._leases[name]
 
     async def last_fire(
         self, *, workspace: str, plan: str, trigger: str

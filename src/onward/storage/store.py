@@ -15,7 +15,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
 from sqlalchemy import exc
@@ -43,7 +43,16 @@ from onward.service.ports import (
     RunFilter,
     RunPage,
 )
-from onward.storage import _access, _engine, _plans, _runs, _schema, _triggers, _work
+from onward.storage import (
+    _access,
+    _engine,
+    _leases,
+    _plans,
+    _runs,
+    _schema,
+    _triggers,
+    _work,
+)
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -231,6 +240,20 @@ class SqlStore:
     async def expired_approvals(self, *, now: datetime) -> list[Attempt]:
         """Return approval attempts waiting past their deadline."""
         return await self._read(_work.expired_approvals, now=now)
+
+    # -- leases: duties held by one server at a time ----------------------------
+
+    async def acquire_lease(
+        self, *, name: str, owner: str, now: datetime, ttl: timedelta
+    ) -> bool:
+        """Take or renew a lease until ``now + ttl``; False while another holds it."""
+        return await self._write(
+            _leases.acquire_lease, name=name, owner=owner, now=now, ttl=ttl
+        )
+
+    async def release_lease(self, *, name: str, owner: str) -> None:
+        """Give a lease up at once if ``owner`` holds it."""
+        await self._write(_leases.release_lease, name=name, owner=owner)
 
     # -- triggers: timer fires, data objects -----------------------------------
 

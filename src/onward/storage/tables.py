@@ -2,7 +2,8 @@
 MetaData and Table definitions (SQLAlchemy Core), with a constraint naming convention.
 
 The migrations (``migrations/versions/``) create exactly these tables:
-``0001_initial`` the plans and runs, ``0002_access`` the access records;
+``0001_initial`` the plans and runs, ``0002_access`` the access records,
+``0003_triggers`` the trigger records, ``0004_leases`` the leases;
 ``tests/integration/test_migrations.py`` checks that they agree.
 Enum values are stored as their lower-case strings; nested records
 (step states, halt points, stage progress, lane keys) are stored as JSON.
@@ -312,4 +313,14 @@ data_objects: Final = sa.Table(
     sa.Index(
         "ix_data_objects_workspace_dataclass", "workspace", "dataclass", "created_at"
     ),
+)
+
+# --- leases: scheduler duties held by one server at a time (migration 0004) ---------
+
+leases: Final = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("owner", sa.String(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
 )

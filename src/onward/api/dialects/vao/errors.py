@@ -1,0 +1,193 @@
+"""
+VAO errors: Onward errors and refused requests in the vendor's status codes and bodies.
+
+The plans API answers as ASP.NET Web API does: an ``HttpError`` body,
+``{"Message": ...}``, with ``ModelState`` (property name -> messages) for an
+invalid request, in the negotiated media type (JSON or XML). The token
+endpoint answers OAuth 2.0 errors (RFC 6749 section 5.2):
+``{"error": ..., "error_description": ...}``. Statuses:
+
+===============================================  ======
+error                                            status
+===============================================  ======
+malformed or invalid body, query or path value   400
+no, bad or expired bearer token                  401 (``WWW-Authenticate: Bearer``)
+the role does not allow it (or no role)          403
+unknown plan, group, VM, endpoint                404
+method not allowed on the resource               405
+the plan's state does not allow it               409
+a body of a media type other than JSON           415
+too many failed logins (token endpoint)          429 (``Retry-After``)
+an operation Onward does not provide             501
+storage unavailable                              503 (``Retry-After``)
+anything else                                    500, logged
+===============================================  ======
+"""
+
+from collections.abc import Callable, Coroutine, Mapping
+from http import HTTPStatus
+from typing import Any, Final
+
+import structlog
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from onward import errors
+from onward.api.dialects.vao import render
+from onward.api.dialects.vao.schemas import UnsupportedMediaTypeError
+
+_log = structlog.get_logger("onward.api.vao")
+
+#: Web API's message for a request refused for its credentials
+DENIED: Final = "Authorization has been denied for this request."
+#: Web API's message for an invalid request (with ModelState)
+INVALID: Final = "The request is invalid."
+
+#: OAuth 2.0 error codes of the token endpoint (RFC 6749 section 5.2)
+INVALID_REQUEST: Final = "invalid_request"
+INVALID_GRANT: Final = "invalid_grant"
+UNSUPPORTED_GRANT: Final = "unsupported_grant_type"
+
+#: (error class, status): the first class the error is an instance of wins
+_STATUSES: Final = (
+    (errors.RateLimitedError, 429),
+    (errors.AuthenticationError, 401),
+    (errors.PermissionDeniedError, 403),
+    (errors.WorkspaceNotFoundError, 403),
+    (errors.NotFoundError, 404),
+    (errors.ConflictError, 409),
+    (errors.InvalidDefinitionError, 400),
+    (errors.StorageError, 503),
+    (errors.OnwardError, 500),
+)
+
+
+class VaoRequestError(Exception):
+    """A request the dialect refuses before calling Onward."""
+
+    def __init__(
+        self, status: int, message: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+class TokenError(Exception):
+    """An OAuth 2.0 error of the token endpoint."""
+
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        *,
+        status: int = 400,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+        self.headers = dict(headers or {})
+
+
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    model_state: Mapping[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Return an ``HttpError`` body in the media type the request accepts."""
+    body: dict[str, Any] = {"Message": message}
+    if model_state:
+        body["ModelState"] = dict(model_state)
+    extra = dict(headers or {})
+    if status == 401:
+        extra.setdefault("WWW-Authenticate", 'Bearer realm="VAO"')
+    return render.respond(request, "Error", body, status=status, headers=extra)
+
+
+def token_error(exc: TokenError) -> Response:
+    """Return an OAuth 2.0 error of the token endpoint."""
+    body = {"error": exc.error, "error_description": exc.description}
+    return render.json_response(
+        body,
+        status=exc.status,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers},
+    )
+
+
+def onward_error_response(request: Request, exc: errors.OnwardError) -> Response:
+    """Return an Onward error in the vendor's status code and body."""
+    status = next(code for kind, code in _STATUSES if isinstance(exc, kind))
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, errors.StorageError):
+        headers["Retry-After"] = "1"
+    if status == 500:
+        _log.error("vao.error", error=exc.message, kind=type(exc).__name__)
+        return error_response(request, 500, "An error has occurred.")
+    if status == 401:
+        return error_response(request, 401, DENIED, headers=headers)
+    if isinstance(exc, errors.WorkspaceNotFoundError):
+        msg = f"You have no role in workspace {exc.workspace!r}."
+        return error_response(request, 403, msg)
+    if isinstance(exc, errors.InvalidDefinitionError):
+        state: dict[str, list[str]] = {}
+        for problem in exc.problems:
+            state.setdefault(problem.path or "request", []).append(problem.message)
+        return error_response(request, 400, INVALID, model_state=state)
+    return error_response(request, status, exc.message, headers=headers)
+
+
+def validation_error_response(
+    request: Request, exc: RequestValidationError
+) -> Response:
+    """Return a malformed query string or path value as an invalid request."""
+    state: dict[str, list[str]] = {}
+    for error in exc.errors():
+        location = error.get("loc") or ("request",)
+        name = str(location[-1])
+        state.setdefault(name, []).append(
+            f"The value '{error.get('input')}' is not valid for {name}."
+        )
+    return error_response(request, 400, INVALID, model_state=state)
+
+
+class VaoRoute(APIRoute):
+    """A route answering in the vendor's shapes, whatever goes wrong."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler: errors become the vendor's errors."""
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except TokenError as exc:
+                return token_error(exc)
+            except VaoRequestError as exc:
+                return error_response(
+                    request, exc.status, exc.message, headers=exc.headers
+                )
+            except UnsupportedMediaTypeError as exc:
+                msg = (
+                    f"The request entity's media type '{exc.media_type}' "
+                    "is not supported for this resource."
+                )
+                return error_response(request, 415, msg)
+            except errors.OnwardError as exc:
+                return onward_error_response(request, exc)
+            except RequestValidationError as exc:
+                return validation_error_response(request, exc)
+            except HTTPException as exc:
+                phrase = HTTPStatus(exc.status_code).phrase
+                return error_response(request, exc.status_code, phrase)
+
+        return answer
