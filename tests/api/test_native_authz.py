@@ -143,6 +143,8 @@ ROUTES: Final = (
     Route("read", 200, "GET", f"{WS}/operations"),
     Route("read", 200, "GET", f"{WS}/operations/{{operation}}"),
     Route("operate", 202, "DELETE", f"{WS}/operations/{{operation}}"),
+    Route("operate", 201, "POST", f"{WS}/dataclasses/alert/objects", json={"level": 1}),
+    Route("read", 200, "GET", f"{WS}/dataclasses/alert/objects"),
 )
 
 

@@ -22,7 +22,7 @@ from onward.domain import events
 from onward.domain.plans import DEFAULT_PROCEDURE
 from onward.domain.runs import LaneKey, Run, RunState, RunStatus, StepStatus
 from onward.ids import new_id
-from onward.service.commands import Caller, Commands
+from onward.service.commands import Caller, Commands, RecoveryOptions
 from onward.service.places import StepRef, resolve_step
 from onward.service.ports import FullStore, Operation
 
@@ -88,6 +88,7 @@ class Operations:
         procedure: str = DEFAULT_PROCEDURE,
         params: Mapping[str, Any] | None = None,
         chain: bool = False,
+        recovery: RecoveryOptions | None = None,
     ) -> OperationView:
         """Start a run of a plan of the caller's workspace."""
         run = await self._commands.start_run(
@@ -96,6 +97,7 @@ class Operations:
             procedure=procedure,
             params=params,
             chain=chain,
+            recovery=recovery or RecoveryOptions(),
             caller=caller,
         )
         return await self._accepted(run, "start", caller)

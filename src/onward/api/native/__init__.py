@@ -10,6 +10,7 @@ from onward.api.native import (
     events,
     routes_access,
     routes_auth,
+    routes_data,
     routes_operations,
     routes_plans,
     routes_runs,
@@ -27,6 +28,7 @@ ROUTERS: Final = tuple(
         routes_runs,
         events,
         routes_operations,
+        routes_data,
     )
 )
 

@@ -35,7 +35,7 @@ from onward.api.native.schemas import (
     problem_responses,
 )
 from onward.domain.runs import RunStatus
-from onward.service.commands import Caller
+from onward.service.commands import Caller, RecoveryOptions
 from onward.service.operations import OperationView
 from onward.service.ports import RunFilter
 
@@ -76,6 +76,12 @@ async def start_run(
                 procedure=body.procedure,
                 params=body.params,
                 chain=body.chain,
+                recovery=RecoveryOptions(
+                    restore_point=(
+                        body.restore_point.isoformat() if body.restore_point else None
+                    ),
+                    protect_after=body.protect_after,
+                ),
             )
         )
 

@@ -62,6 +62,12 @@ class StartRunIn(In):
     procedure: str = Field("run", min_length=1, max_length=NAME_LENGTH)
     params: dict[str, Any] = Field(default_factory=dict)
     chain: bool = Field(False, description="start the plan's chain on success")
+    restore_point: datetime | None = Field(
+        None, description="failover only: the restore point; the latest when left out"
+    )
+    protect_after: bool = Field(
+        False, description="failover only: run the plan's protect procedure after it"
+    )
 
 
 class ContinueIn(In):
