@@ -88,6 +88,8 @@ class CredentialKind(StrEnum):
     API_KEY = "api_key"
     #: an access key id for signed requests; its secret key is derived, never stored
     ACCESS_KEY = "access_key"
+    #: exchanges for a new session once; never a bearer credential itself
+    REFRESH = "refresh"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -323,7 +323,7 @@ class AuthService:
         if (
             credential is None
             # an access key id is public: it is never a bearer secret
-            or credential.kind is CredentialKind.ACCESS_KEY
+            or credential.kind in (CredentialKind.ACCESS_KEY, CredentialKind.REFRESH)
             or not credential.is_valid(self._clock.now())
         ):
             msg = "The token or API key is unknown, expired or revoked"

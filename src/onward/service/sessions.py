@@ -4,10 +4,9 @@ Login sessions with refresh tokens: password and refresh grants, sign-in, logout
 For APIs whose clients sign in the OAuth 2.0 way (an access token and a
 refresh token) or keep a logon session. The access token is an ordinary login
 session of ``AuthService`` (its lifetime, its rate limits). A refresh token is a
-second session credential, bound to its access token by name
-(``refresh:<access credential id>``) and limited to the reserved workspace
-``~refresh``, which no workspace can be named: used as a bearer token anywhere,
-it is allowed nothing; only ``refresh`` accepts it. A refresh issues a new pair
+credential of its own kind, bound to its access token by name
+(``refresh:<access credential id>``); no endpoint accepts it as a bearer token,
+only ``refresh`` does. A refresh issues a new pair
 and revokes the old one; logout revokes the session and its refresh tokens.
 """
 
@@ -25,8 +24,6 @@ from onward.ids import new_id
 from onward.service.auth import SECRET_PREFIX, AuthService, hash_secret
 from onward.service.ports import AccessStore
 
-#: the workspace limit of refresh tokens (not a valid workspace name)
-REFRESH_ONLY: Final = "~refresh"
 _REFRESH_NAME: Final = "refresh:"
 
 
@@ -92,9 +89,8 @@ class Sessions:
         now = self._clock.now()
         if (
             found is None
-            or found.kind is not CredentialKind.SESSION
+            or found.kind is not CredentialKind.REFRESH
             or not found.is_valid(now)
-            or found.workspace != REFRESH_ONLY
             or not found.name.startswith(_REFRESH_NAME)
         ):
             msg = "The refresh token is unknown, expired or revoked"
@@ -126,11 +122,7 @@ class Sessions:
         Raises:
             AuthenticationError: unknown, expired or revoked, or a refresh token.
         """
-        principal = await self._auth.authenticate(access_token)
-        if principal.workspace_limit == REFRESH_ONLY:
-            msg = "A refresh token is not an access token"
-            raise errors.AuthenticationError(msg)
-        return principal
+        return await self._auth.authenticate(access_token)
 
     async def logout(self, principal: Principal) -> None:
         """End the session the principal used, and its refresh tokens.
@@ -145,7 +137,7 @@ class Sessions:
         now = self._clock.now()
         bound = f"{_REFRESH_NAME}{credential.credential_id}"
         for other in await self._store.list_credentials(
-            user_id=credential.user_id, kind=CredentialKind.SESSION
+            user_id=credential.user_id, kind=CredentialKind.REFRESH
         ):
             if other.name == bound:
                 await self._revoke_if_valid(other, now)
@@ -155,7 +147,7 @@ class Sessions:
         secret, _ = await self._add(
             user_id=access.user_id,
             expires_at=self._clock.now() + self._refresh_lifetime,
-            workspace=REFRESH_ONLY,
+            kind=CredentialKind.REFRESH,
             name=f"{_REFRESH_NAME}{access.credential_id}",
         )
         return secret
@@ -165,18 +157,17 @@ class Sessions:
         *,
         user_id: str,
         expires_at: datetime,
-        workspace: str | None = None,
+        kind: CredentialKind = CredentialKind.SESSION,
         name: str = "",
     ) -> tuple[str, Credential]:
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         credential = Credential(
             credential_id=new_id("ses"),
-            kind=CredentialKind.SESSION,
+            kind=kind,
             user_id=user_id,
             secret_hash=hash_secret(secret),
             created_at=self._clock.now(),
             expires_at=expires_at,
-            workspace=workspace,
             name=name,
         )
         await self._store.add_credential(credential)

@@ -10,10 +10,10 @@ import pytest
 
 from onward import errors
 from onward.clock import FrozenClock
-from onward.domain.access import Principal, Role
+from onward.domain.access import Role
 from onward.service import auth as auth_module
 from onward.service.auth import DEFAULT_WORKSPACE, AuthService
-from onward.service.sessions import REFRESH_ONLY, Sessions
+from onward.service.sessions import Sessions
 from onward.storage.memory import MemoryStore
 
 PASSWORD = "correct horse battery"  # noqa: S105 - test data
@@ -80,16 +80,14 @@ async def test_a_plain_login_has_no_refresh_token(sessions: Sessions) -> None:
 async def test_a_refresh_token_is_not_an_access_token(
     sessions: Sessions, auth: AuthService
 ) -> None:
-    """Used as a bearer token, a refresh token is refused here and allowed nothing."""
+    """Used as a bearer token, a refresh token is refused here and everywhere."""
     grant = await sessions.login("alice", PASSWORD, address=ADDRESS, refreshable=True)
     assert grant.refresh_token is not None
 
     with pytest.raises(errors.AuthenticationError):
         await sessions.authenticate(grant.refresh_token)
-    elsewhere: Principal = await auth.authenticate(grant.refresh_token)
-
-    assert elsewhere.workspace_limit == REFRESH_ONLY
-    assert elsewhere.role_in(DEFAULT_WORKSPACE) is None
+    with pytest.raises(errors.AuthenticationError):
+        await auth.authenticate(grant.refresh_token)
 
 
 async def test_a_refresh_rotates_the_pair_and_keeps_the_session_length(
@@ -181,3 +179,4 @@ async def test_wrong_passwords_are_refused_and_rate_limited(sessions: Sessions) 
 
     with pytest.raises(errors.RateLimitedError):
         await sessions.login("alice", PASSWORD, address=ADDRESS)
+
