@@ -1057,3 +1057,28 @@ async def test_close_may_be_called_twice(store: Store) -> None:
     await store.close()
 
     await store.close()
+
+
+async def test_a_plan_can_be_disabled_and_enabled_again(store: Store) -> None:
+    """The enabled flag round-trips through summaries and listings."""
+    await save_plan(store, "deploy")
+
+    await store.set_plan_enabled(workspace="default", name="deploy", enabled=False)
+    disabled = await store.get_plan_summary(workspace="default", name="deploy")
+    listed = await store.list_plans(workspace="default")
+    await store.set_plan_enabled(workspace="default", name="deploy", enabled=True)
+    enabled = await store.get_plan_summary(workspace="default", name="deploy")
+
+    assert (disabled.enabled, listed[0].enabled, enabled.enabled) == (
+        False,
+        False,
+        True,
+    )
+
+
+async def test_enabling_an_unknown_plan_is_not_found(store: Store) -> None:
+    """set_plan_enabled and get_plan_summary raise PlanNotFoundError."""
+    with pytest.raises(errors.PlanNotFoundError):
+        await store.set_plan_enabled(workspace="default", name="nope", enabled=False)
+    with pytest.raises(errors.PlanNotFoundError):
+        await store.get_plan_summary(workspace="default", name="nope")

@@ -495,27 +495,32 @@ async def test_a_restore_date_becomes_the_restore_point_parameter(
     assert "params.restore_point" in refused.json()["ModelState"]
 
 
-async def test_enable_changes_nothing_and_disable_is_not_supported(
+async def test_disable_stops_runs_and_enable_lets_them_start_again(
     runtime: Runtime, vao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    """Every plan is ENABLED: Enable is a 200, Disable a 501; both need a plan."""
+    """Disable is a 200 that hides the plan from onlyEnabled and refuses runs."""
     await add_user(runtime, "amy", role=Role.AUTHOR)
     amy = await token(vao, "amy")
     await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
 
-    enabled = await vao.post(f"{PLANS}/{SEED_PLAN}/Enable", headers=amy)
     disabled = await vao.post(f"{PLANS}/{SEED_PLAN}/Disable", headers=amy)
+    listed = await vao.get(PLANS, params={"onlyEnabled": "true"}, headers=amy)
+    shown = await plan_body(vao, amy)
+    refused = await vao.post(f"{PLANS}/{SEED_PLAN}/Restore", headers=amy)
+    enabled = await vao.post(f"{PLANS}/{SEED_PLAN}/Enable", headers=amy)
     unknown = await vao.post(
         f"{PLANS}/00000000-0000-0000-0000-000000000001/Disable", headers=amy
     )
     readiness = await vao.post(f"{PLANS}/{SEED_PLAN}/ReadinessCheck", headers=amy)
 
+    assert disabled.status_code == 200
+    assert SEED_PLAN not in listed.text
+    assert shown["enabled"] is False
+    assert refused.status_code == 409
     assert enabled.status_code == 200
-    assert disabled.status_code == 501
-    assert "ENABLED" in disabled.json()["Message"]
+    assert (await plan_body(vao, amy))["enabled"] is True
     assert unknown.status_code == 404
     assert readiness.status_code == 501
-    assert (await plan_body(vao, amy))["enabled"] is True
 
 
 # --- reading ----------------------------------------------------------------------

@@ -125,3 +125,15 @@ async def test_a_generic_plan_has_no_recovery_procedures(runtime: Runtime) -> No
         await runtime.commands.start_run("plain", procedure="failover")
 
     assert raised.value.problems[0].path == "procedure"
+
+
+async def test_a_disabled_plan_starts_no_run(runtime: Runtime) -> None:
+    """Starting a disabled plan is a conflict naming the state."""
+    await runtime.store.set_plan_enabled(
+        workspace="default", name="web-dr", enabled=False
+    )
+
+    with pytest.raises(errors.InvalidTransitionError) as raised:
+        await runtime.commands.start_run("web-dr", procedure="failover")
+
+    assert raised.value.state == "disabled"

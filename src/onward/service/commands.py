@@ -200,6 +200,16 @@ class Commands:
         stored = await self.store.get_plan_version(
             workspace=caller.workspace, name=plan_name, version=version
         )
+        summary = await self.store.get_plan_summary(
+            workspace=caller.workspace, name=plan_name
+        )
+        if not summary.enabled:
+            raise errors.InvalidTransitionError(
+                subject=f"plan {plan_name}",
+                state="disabled",
+                command="start a run of",
+                reason="enable the plan first",
+            )
         plan = await self.engine.plan_version(
             workspace=stored.workspace, name=stored.name, version=stored.version
         )

@@ -67,13 +67,32 @@ class PlanStatuses:
         self._store = engine.store
 
     async def list_statuses(
-        self, workspace: str, *, offset: int = 0, limit: int | None = None
+        self,
+        workspace: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        only_enabled: bool = False,
     ) -> tuple[list[PlanStatus], int]:
         """Return one page of the workspace's plans by name, and how many there are."""
-        summaries = await self._store.list_plans(workspace=workspace)
+        summaries = [
+            s
+            for s in await self._store.list_plans(workspace=workspace)
+            if s.enabled or not only_enabled
+        ]
         end = None if limit is None else offset + limit
         page = [await self._status(summary) for summary in summaries[offset:end]]
         return page, len(summaries)
+
+    async def set_enabled(
+        self, workspace: str, plan: uuid.UUID, *, enabled: bool
+    ) -> PlanStatus:
+        """Enable or disable the plan with this UUID; raise PlanNotFoundError."""
+        summary = await find_plan(self._store, workspace=workspace, value=plan)
+        await self._store.set_plan_enabled(
+            workspace=workspace, name=summary.name, enabled=enabled
+        )
+        return await self.get(workspace, plan)
 
     async def get(self, workspace: str, plan: uuid.UUID) -> PlanStatus:
         """Return where the plan with this UUID stands; raise PlanNotFoundError."""

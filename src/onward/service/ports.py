@@ -52,6 +52,8 @@ class PlanSummary:
     latest_version: int
     created_at: datetime
     updated_at: datetime
+    #: a disabled plan starts no run (manual, triggered or chained)
+    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +182,16 @@ class Store(Protocol):
 
     async def list_plans(self, *, workspace: str) -> list[PlanSummary]:
         """Return the workspace's plans by name."""
+        ...
+
+    async def get_plan_summary(self, *, workspace: str, name: str) -> PlanSummary:
+        """Return one plan as listed; raise PlanNotFoundError."""
+        ...
+
+    async def set_plan_enabled(
+        self, *, workspace: str, name: str, enabled: bool
+    ) -> None:
+        """Enable or disable a plan; raise PlanNotFoundError."""
         ...
 
     async def list_plan_versions(

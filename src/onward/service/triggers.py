@@ -159,6 +159,8 @@ class Triggers:
         plans = []
         for space in spaces:
             for summary in await self._store.list_plans(workspace=space):
+                if not summary.enabled:
+                    continue
                 try:
                     plan = await self._engine.plan_version(
                         workspace=space,

@@ -73,8 +73,10 @@ def get_plan_version(
     return rows.plan_version_from_row(row)
 
 
-def list_plans(conn: Connection, *, workspace: str) -> list[PlanSummary]:
-    """Return the workspace's plans by name."""
+def list_plans(
+    conn: Connection, *, workspace: str, name: str | None = None
+) -> list[PlanSummary]:
+    """Return the workspace's plans by name (only the named one, if given)."""
     other = plan_versions.alias("other")
     latest = (
         sa.select(sa.func.max(other.c.version))
@@ -87,17 +89,40 @@ def list_plans(conn: Connection, *, workspace: str) -> list[PlanSummary]:
             plans.c.workspace,
             plans.c.name,
             plans.c.created_at,
+            plans.c.enabled,
             plan_versions.c.version.label("latest_version"),
             plan_versions.c.created_at.label("updated_at"),
         )
         .join(plan_versions, plan_versions.c.plan_id == plans.c.plan_id)
         .where(plans.c.workspace == workspace, plan_versions.c.version == latest)
     )
+    if name is not None:
+        query = query.where(plans.c.name == name)
     summaries = [
         rows.plan_summary_from_row(row) for row in conn.execute(query).mappings()
     ]
     # sorted here, not in SQL: a database collation may order names differently
     return sorted(summaries, key=lambda summary: summary.name)
+
+
+def get_plan_summary(conn: Connection, *, workspace: str, name: str) -> PlanSummary:
+    """Return one plan as listed; raise PlanNotFoundError."""
+    for summary in list_plans(conn, workspace=workspace, name=name):
+        return summary
+    raise errors.PlanNotFoundError(plan=name)
+
+
+def set_plan_enabled(
+    conn: Connection, *, workspace: str, name: str, enabled: bool
+) -> None:
+    """Enable or disable a plan; raise PlanNotFoundError."""
+    statement = (
+        sa.update(plans)
+        .where(plans.c.workspace == workspace, plans.c.name == name)
+        .values(enabled=enabled)
+    )
+    if conn.execute(statement).rowcount != 1:
+        raise errors.PlanNotFoundError(plan=name)
 
 
 def list_plan_versions(
@@ -141,6 +166,7 @@ def _lock_plan(conn: Connection, *, workspace: str, name: str, now: datetime) ->
             "workspace": workspace,
             "name": name,
             "created_at": now,
+            "enabled": True,
         },
         keys=("workspace", "name"),
     )

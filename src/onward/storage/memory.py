@@ -44,6 +44,7 @@ class MemoryStore(MemoryAccessStore):
         self._log_seq = itertools.count(1)
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._beats: dict[str, datetime] = {}
+        self._disabled: set[tuple[str, str]] = set()
         self._fires: dict[tuple[str, str, str], datetime] = {}
         self._data_objects: dict[str, DataObject] = {}
         #: lease name -> (owner, expires at)
@@ -104,10 +105,28 @@ class MemoryStore(MemoryAccessStore):
                 latest_version=versions[-1].version,
                 created_at=versions[0].created_at,
                 updated_at=versions[-1].created_at,
+                enabled=(space, name) not in self._disabled,
             )
             for (space, name), versions in sorted(self._versions.items())
             if space == workspace and versions
         ]
+
+    async def get_plan_summary(self, *, workspace: str, name: str) -> PlanSummary:
+        """Return one plan as listed; raise PlanNotFoundError."""
+        for summary in await self.list_plans(workspace=workspace):
+            if summary.name == name:
+                return summary
+        raise errors.PlanNotFoundError(plan=name)
+
+    async def set_plan_enabled(
+        self, *, workspace: str, name: str, enabled: bool
+    ) -> None:
+        """Enable or disable a plan; raise PlanNotFoundError."""
+        await self.get_plan_summary(workspace=workspace, name=name)
+        if enabled:
+            self._disabled.discard((workspace, name))
+        else:
+            self._disabled.add((workspace, name))
 
     async def list_plan_versions(
         self, *, workspace: str, name: str

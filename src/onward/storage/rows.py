@@ -76,6 +76,7 @@ def plan_summary_from_row(row: Row) -> PlanSummary:
         latest_version=row["latest_version"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        enabled=row["enabled"],
     )
 
 

@@ -138,6 +138,18 @@ class SqlStore:
         """Return the workspace's plans by name."""
         return await self._read(_plans.list_plans, workspace=workspace)
 
+    async def get_plan_summary(self, *, workspace: str, name: str) -> PlanSummary:
+        """Return one plan as listed; raise PlanNotFoundError."""
+        return await self._read(_plans.get_plan_summary, workspace=workspace, name=name)
+
+    async def set_plan_enabled(
+        self, *, workspace: str, name: str, enabled: bool
+    ) -> None:
+        """Enable or disable a plan; raise PlanNotFoundError."""
+        await self._write(
+            _plans.set_plan_enabled, workspace=workspace, name=name, enabled=enabled
+        )
+
     async def list_plan_versions(
         self, *, workspace: str, name: str
     ) -> list[PlanVersion]:

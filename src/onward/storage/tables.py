@@ -73,6 +73,7 @@ plans: Final = sa.Table(
     sa.Column("workspace", sa.String(), nullable=False),
     sa.Column("name", sa.String(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
     sa.UniqueConstraint("workspace", "name"),
 )
 

@@ -217,7 +217,7 @@ def plan_info(status: PlanStatus) -> dict[str, Any]:
         "name": status.summary.name,
         "description": status.plan.description,
         "planType": _PLAN_TYPES.get(status.plan.kind, "Restore"),
-        "enabled": True,
+        "enabled": status.summary.enabled,
         "state": state,
         "stateName": state_name,
         "resultName": result_name(run),

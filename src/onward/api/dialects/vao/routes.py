@@ -49,7 +49,6 @@ GROUP: Final = f"{PLAN}/Groups/{{groupId}}"
 
 #: plan operations of the vendor that Onward does not provide (501), and why
 UNSUPPORTED: Final = {
-    "Disable": "Onward plans have no enabled flag: every plan stays ENABLED.",
     "ReadinessCheck": "Onward has no readiness check.",
     "ResetState": "Onward keeps every run; a plan's state follows its runs.",
     "CommitFailback": "An Onward failback is final once it succeeds.",
@@ -70,9 +69,9 @@ async def list_plans(
     limit: Limit = None,
     only_enabled: Annotated[bool, Query(alias="onlyEnabled")] = False,
 ) -> Response:
-    """Return the plans (every Onward plan is ENABLED: onlyEnabled keeps them all)."""
+    """Return the plans (only the enabled ones with onlyEnabled=true)."""
     statuses, total = await services.statuses.list_statuses(
-        caller.workspace, offset=start, limit=limit
+        caller.workspace, offset=start, limit=limit, only_enabled=only_enabled
     )
     body = render.page(
         [render.plan_info(s) for s in statuses], total=total, start=start, limit=limit
@@ -196,8 +195,17 @@ async def list_vm_steps(
 async def enable_plan(
     caller: Author, services: ServicesDep, plan_id: PlanId
 ) -> Response:
-    """Enable a plan: every Onward plan is enabled, so this changes nothing."""
-    await services.statuses.get(caller.workspace, plan_id)
+    """Enable a plan: it may start runs again."""
+    await services.statuses.set_enabled(caller.workspace, plan_id, enabled=True)
+    return render.empty()
+
+
+@router.post(f"{PLAN}/Disable")
+async def disable_plan(
+    caller: Author, services: ServicesDep, plan_id: PlanId
+) -> Response:
+    """Disable a plan: it starts no run (manual, triggered or chained) until enabled."""
+    await services.statuses.set_enabled(caller.workspace, plan_id, enabled=False)
     return render.empty()
 
 
