@@ -179,4 +179,3 @@ async def test_wrong_passwords_are_refused_and_rate_limited(sessions: Sessions) 
 
     with pytest.raises(errors.RateLimitedError):
         await sessions.login("alice", PASSWORD, address=ADDRESS)
-
