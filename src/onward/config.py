@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     #: port the server listens on
     port: int = Field(default=8400, ge=0, le=65535)
+    #: the server's TLS certificate chain (PEM); with keyfile, it serves HTTPS
+    certfile: str | None = None
+    #: the private key of certfile (PEM)
+    keyfile: str | None = None
     #: attempts run at once by the server's local executor, or by a worker
     concurrency: int = Field(default=16, ge=1)
     #: seconds between heartbeats (and crash checks)
@@ -56,6 +60,14 @@ class Settings(BaseSettings):
     #: the server secret that access keys' secret keys are derived from (request
     #: signing); None: access keys are off. Changing it invalidates every secret key.
     access_key_master: str | None = Field(default=None, min_length=32)
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Self:
+        """Require the certificate and its key together."""
+        if (self.certfile is None) != (self.keyfile is None):
+            msg = "HTTPS needs both certfile and keyfile (ONWARD_CERTFILE/KEYFILE)"
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _check_distributed(self) -> Self:

@@ -13,7 +13,7 @@ import click
 import structlog
 
 from onward import errors
-from onward.cli import admin, plans, runs, server, worker
+from onward.cli import admin, plans, runs, server, session, worker
 from onward.cli.backend import Options, default_actor
 
 __all__ = ["EXIT_CODES", "main", "onward"]
@@ -33,15 +33,18 @@ Exit codes:
   2   usage error (unknown option, missing argument, bad choice)
   3   not found (plan, run or attempt)
   4   conflict (the command is impossible in the run's state; the message says why)
-  5   storage error (the database could not be reached or migrated)
+  5   storage error (the database or the server could not be reached)
   10  --wait: the run halted
   11  --wait: the run failed
   12  --wait: the run was cancelled
   130 interrupted (Ctrl-C)
 
 \b
-The database is ONWARD_DATABASE_URL or --db; by default a SQLite file in the
-user's data directory. See docs/operations.md for every setting.
+Plan and run commands go to the server saved by `onward login` (or --url,
+ONWARD_URL); with --db (ONWARD_DATABASE_URL) and no URL, they work on that
+database directly. serve, db, admin and worker are local and use the database:
+ONWARD_DATABASE_URL or --db, by default a SQLite file in the user's data
+directory. See docs/operations.md for every setting.
 """
 
 
@@ -111,6 +114,20 @@ def _version() -> str:
     show_envvar=True,
 )
 @click.option(
+    "--url",
+    envvar="ONWARD_URL",
+    metavar="URL",
+    help="The server of plan and run commands (default: the one of `onward login`).",
+    show_envvar=True,
+)
+@click.option(
+    "--workspace",
+    envvar="ONWARD_WORKSPACE",
+    metavar="NAME",
+    help="The workspace of plan and run commands (default: the saved one).",
+    show_envvar=True,
+)
+@click.option(
     "--actor",
     default=default_actor,
     show_default="your user name",
@@ -118,20 +135,33 @@ def _version() -> str:
 )
 @click.version_option(_version(), prog_name="onward")
 @click.pass_context
-def onward(ctx: click.Context, database_url: str | None, actor: str) -> None:
+def onward(
+    ctx: click.Context,
+    database_url: str | None,
+    url: str | None,
+    workspace: str | None,
+    actor: str,
+) -> None:
     """Onward: a durable runbook orchestrator.
 
     Plans are groups of targets taken through steps; a run halts when a critical
     step fails and goes on when you decide how (`onward run continue`).
     """
     quiet_logging()
-    ctx.obj = Options(database_url=database_url or None, actor=actor)
+    ctx.obj = Options(
+        database_url=database_url or None,
+        actor=actor,
+        url=url or None,
+        workspace=workspace or None,
+    )
 
 
 onward.add_command(plans.plan)
 onward.add_command(runs.run)
 onward.add_command(server.serve)
 onward.add_command(server.db)
+onward.add_command(session.login)
+onward.add_command(session.logout)
 onward.add_command(admin.admin)
 onward.add_command(worker.worker)
 

@@ -1,11 +1,14 @@
 """
 The CLI's backend: what the commands ask of Onward, in one place.
 
-Until the REST API lands, the backend opens the database itself through
+:class:`Backend` is what the commands call. When a server is configured
+(``--url``, ONWARD_URL or ``onward login``) it is
+:class:`onward.cli.remote.RemoteBackend`, which goes through the native API.
+Only when ``--db`` (ONWARD_DATABASE_URL) is given and no URL is,
+:class:`LocalBackend` opens the database itself through
 ``Runtime.open(settings, executes=False)``: a command queues work, and the
 ``onward serve`` running on the same database picks it up within its
-``poll_interval``. Switching to HTTP means replacing :class:`Backend` and
-:func:`call` here; the commands and views keep calling the same methods.
+``poll_interval``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import contextlib
 import getpass
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 import pydantic
@@ -69,6 +72,10 @@ class Options:
     database_url: str | None = None
     #: who the audit trail records as sending the commands
     actor: str = field(default_factory=default_actor)
+    #: the server given with ``--url`` (None: the saved one of ``onward login``)
+    url: str | None = None
+    #: the workspace given with ``--workspace`` (None: the saved one, or default)
+    workspace: str | None = None
 
     def settings(self, **overrides: Any) -> Settings:
         """Return the settings: ``--db`` and ``overrides`` over ONWARD_* and the file.
@@ -107,7 +114,80 @@ class Intent:
     idempotency_key: str | None = None
 
 
-class Backend:
+class Backend(Protocol):
+    """The operations the CLI offers, on a server or on a database."""
+
+    #: who sends the commands (the local backend records it; a server knows)
+    actor: str
+    #: where the commands go, as shown in hints
+    database: str
+
+    async def apply_plan(self, text: str, *, source: str) -> AppliedPlan:
+        """Validate and store a plan; tell whether it made a new version."""
+
+    async def list_plans(self) -> list[PlanSummary]:
+        """Return the plans by name, with their latest version."""
+
+    async def show_plan(
+        self, name: str, version: int | None
+    ) -> tuple[PlanVersion, list[PlanVersion]]:
+        """Return one version of a plan (the latest by default) and all of them."""
+
+    async def start_run(
+        self,
+        plan_name: str,
+        *,
+        version: int | None = None,
+        procedure: str = DEFAULT_PROCEDURE,
+        params: Mapping[str, str] | None = None,
+        chain: bool = False,
+        intent: Intent = Intent(),
+    ) -> Run:
+        """Start a run; parameter values are text, converted to their declared types."""
+
+    async def list_runs(
+        self,
+        *,
+        plan_name: str | None = None,
+        statuses: Sequence[RunStatus] = (),
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Return one page of runs, newest first."""
+
+    async def run_detail(self, run_id: str) -> RunDetail:
+        """Return a run with its whole group/target/step/attempt tree."""
+
+    async def continue_run(self, run_id: str, option: str, intent: Intent) -> Run:
+        """Go on with a halted run by one of the six continue options."""
+
+    async def retry_run(self, run_id: str, intent: Intent) -> Run:
+        """Run a failed run again from each failed step."""
+
+    async def cancel_run(self, run_id: str, *, force: bool, intent: Intent) -> Run:
+        """Cancel a run, gracefully or killing its running attempts."""
+
+    async def decide_approval(
+        self,
+        run_id: str,
+        *,
+        approved: bool,
+        attempt_id: str | None,
+        comment: str,
+        intent: Intent,
+    ) -> Run:
+        """Approve or reject the waiting approval (the only one, or the named one)."""
+
+    async def logs(
+        self, run_id: str, *, after_seq: int = 0, attempt_id: str | None = None
+    ) -> list[LogEntry]:
+        """Return a run's log lines after ``after_seq``."""
+
+    async def audit(self, run_id: str) -> list[AuditEntry]:
+        """Return a run's audit trail, oldest first."""
+
+
+class LocalBackend:
     """The operations the CLI offers, carried out against one runtime."""
 
     def __init__(self, runtime: Runtime, *, actor: str) -> None:
@@ -262,16 +342,20 @@ class Backend:
 
 
 @contextlib.asynccontextmanager
-async def open_backend(settings: Settings, *, actor: str) -> AsyncIterator[Backend]:
+async def open_backend(
+    settings: Settings, *, actor: str
+) -> AsyncIterator[LocalBackend]:
     """Open the database named by ``settings`` and yield a backend working on it."""
     runtime = Runtime.open(settings, executes=False)
     try:
-        yield Backend(runtime, actor=actor)
+        yield LocalBackend(runtime, actor=actor)
     finally:
         await runtime.close()
 
 
-def call(options: Options, operation: Callable[[Backend], Awaitable[_T]]) -> _T:
+def call_local(
+    options: Options, operation: Callable[[LocalBackend], Awaitable[_T]]
+) -> _T:
     """Run one operation against the configured database and return its outcome."""
 
     async def _call() -> _T:
@@ -281,7 +365,20 @@ def call(options: Options, operation: Callable[[Backend], Awaitable[_T]]) -> _T:
     return asyncio.run(_call())
 
 
-def offline_backend(options: Options) -> Backend:
+def call(options: Options, operation: Callable[[Backend], Awaitable[_T]]) -> _T:
+    """Run one operation on the configured server, or with ``--db`` on a database.
+
+    Raises:
+        click.UsageError: neither a server nor a database is configured.
+    """
+    if options.url is None and options.database_url:
+        return call_local(options, operation)
+    from onward.cli import remote  # remote imports this module: import it late
+
+    return remote.call(options, operation)
+
+
+def offline_backend(options: Options) -> LocalBackend:
     """Return a backend on an in-memory store: for checks that touch no database."""
     runtime = Runtime.open(options.settings(), executes=False, store=MemoryStore())
-    return Backend(runtime, actor=options.actor)
+    return LocalBackend(runtime, actor=options.actor)

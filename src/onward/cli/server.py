@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -20,7 +21,7 @@ import uvicorn
 from onward import demo as demo_plan
 from onward import storage
 from onward.api.app import create_app
-from onward.cli.backend import Options, call, display_url, pass_options
+from onward.cli.backend import Options, call_local, display_url, pass_options
 from onward.config import Settings
 from onward.domain.runs import Run
 from onward.logs import configure_logging
@@ -34,6 +35,16 @@ _log = structlog.get_logger("onward.server")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port.  [default: 8400]")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Steps run at once.")
 @click.option("--demo", is_flag=True, help="Apply the demo plan and start a run of it.")
+@click.option(
+    "--certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TLS certificate chain (PEM): serve HTTPS (with --keyfile).",
+)
+@click.option(
+    "--keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The certificate's private key (PEM).",
+)
 @pass_options
 def serve(
     options: Options,
@@ -41,6 +52,8 @@ def serve(
     port: int | None,
     concurrency: int | None,
     demo: bool,
+    certfile: str | None,
+    keyfile: str | None,
 ) -> None:
     """Run the server: carry out queued steps and serve the API on HTTP.
 
@@ -48,7 +61,13 @@ def serve(
     seconds to finish. Settings come from ONWARD_* variables and
     ONWARD_CONFIG_FILE; the options here win over them.
     """
-    settings = options.settings(host=host, port=port, concurrency=concurrency)
+    settings = options.settings(
+        host=host,
+        port=port,
+        concurrency=concurrency,
+        certfile=certfile,
+        keyfile=keyfile,
+    )
     configure_logging(
         level=settings.log_level, json_format=settings.log_format == "json"
     )
@@ -56,7 +75,7 @@ def serve(
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     if demo:
-        started = call(options, lambda backend: backend.start_demo())
+        started = call_local(options, lambda backend: backend.start_demo())
         click.echo(demo_tour(started, settings))
     runtime = Runtime.open(settings, executes=True)
     if not serve_app(runtime, settings):
@@ -71,6 +90,8 @@ def serve_app(runtime: Runtime, settings: Settings) -> bool:
         host=settings.host,
         port=settings.port,
         lifespan="on",
+        ssl_certfile=settings.certfile,
+        ssl_keyfile=settings.keyfile,
         log_config=None,
         log_level=logging.getLevelNamesMapping().get(
             settings.log_level.upper(), logging.INFO
@@ -117,21 +138,28 @@ def program() -> str:
 def demo_tour(run: Run, settings: Settings) -> str:
     """Return the "what to try next" block printed by ``serve --demo``."""
     onward = program()
-    if settings.database_url:
-        onward += f" --db {shlex.quote(display_url(settings.database_url))}"
+    scheme = "https" if settings.certfile else "http"
+    url = f"{scheme}://{settings.host}:{settings.port}"
+    admin = os.environ.get("ONWARD_ADMIN_USERNAME")
+    if admin:
+        login = f"  {onward} login --url {url} --username {shlex.quote(admin)}\n"
+    else:
+        login = ""
+        if settings.database_url:
+            onward += f" --db {shlex.quote(display_url(settings.database_url))}"
     run_id = run.run_id
     return f"""
 Demo: run {run_id} of plan {demo_plan.PLAN_NAME} has started.
 In a few seconds it halts: databases / db2 / check replication fails its first try.
 
 What to try next, in a second terminal:
-  {onward} run list
+{login}  {onward} run list
   {onward} run show {run_id}
   {onward} run logs {run_id}
   {onward} run continue {run_id} --option retry-step --wait
   {onward} run audit {run_id}
 
-Server: http://{settings.host}:{settings.port}/  (Ctrl-C stops it)
+Server: {url}/  (Ctrl-C stops it)
 """
 
 
