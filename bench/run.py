@@ -309,14 +309,16 @@ attempts, 10,000 targets); the default sizes keep the run short.
 
 ## Where it falls short, and why
 
-- Per-step overhead is just over the 1 ms target. A sequential no-op step costs
-  two engine transactions (claim, then finish) of about 0.6 ms each on SQLite
-  through SQLAlchemy, plus the asyncio hand-offs. The next gain is to claim the
-  next step in the same transaction that finishes the previous one when this
-  process will run it anyway (one commit per step instead of two).
-- Fan-out is within reach of its target thanks to group commit: worker events
-  that arrive while a run's previous decision is being saved are decided in
-  order and saved together in one transaction.
+- Per-step overhead sits just above the 1 ms target. A sequential no-op step
+  now costs one engine transaction: the step that finishes and the claim of the
+  next one, which this process runs itself, are saved together. What remains is
+  that transaction through SQLAlchemy Core on SQLite (about 0.6-0.9 ms: the run
+  row, the lane, two attempt rows) plus the asyncio hand-offs. Cheaper encoding
+  of lane rows and fewer statements per commit are the next gains.
+- Fan-out depends on group commit: worker events that arrive while a run's
+  previous decision is being saved are decided in order and saved together, so
+  eight parallel steps share transactions. On two cores shared with the test
+  runner and other processes the figure varies by about a third between runs.
 
 ## Reading the figures
 
