@@ -120,10 +120,10 @@ def start_worker(
     """Return a starter of workers on the test's database; stop them afterwards."""
     started: list[Worker] = []
 
-    def start(queue: str, name: str, **env: str) -> Worker:
+    def start(queue: str, name: str, threads: int = 1, **env: str) -> Worker:
         log = tmp_path / f"{name}.log"
         command = [sys.executable, "-m", "onward", "--db", migrated_postgres_url]
-        command += ["worker", "-Q", queue, "-n", name, "-c", "1"]
+        command += ["worker", "-Q", queue, "-n", name, "-c", str(threads)]
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [*command, "--broker", broker_url],
@@ -180,6 +180,16 @@ def plan_text(journal: Path, queue: str, steps: str = "") -> str:
         f"name: cel\nqueue: {queue}\ngroups:\n  - name: g\n    targets: [t]\n"
         f"    steps: [{steps or step}]\n"
     )
+
+
+async def start_sent(url: str, broker_url: str) -> str:
+    """Start a run of plan ``cel`` with the celery executor, which sends it."""
+    settings = Settings(database_url=url, executor="celery", broker_url=broker_url)
+    sender = Runtime.open(settings, executes=False)
+    try:
+        return (await sender.commands.start_run("cel")).run_id
+    finally:
+        await sender.close()
 
 
 def lines(path: Path) -> list[str]:
@@ -276,16 +286,74 @@ async def test_steps_go_to_the_workers_of_their_queue(
     await runtime.commands.apply_plan(plan_text(journal, main, steps))
     start_worker(main, "main-site", SITE="main")
     start_worker(recovery, "recovery-site", SITE="recovery")
-    settings = Settings(
-        database_url=migrated_postgres_url, executor="celery", broker_url=broker_url
-    )
-    sender = Runtime.open(settings, executes=False)
-    try:
-        run = await sender.commands.start_run("cel")
-    finally:
-        await sender.close()
+    run_id = await start_sent(migrated_postgres_url, broker_url)
 
-    status = await wait_for_run(runtime, run.run_id)
+    status = await wait_for_run(runtime, run_id)
 
     assert status is RunStatus.SUCCEEDED
     assert lines(journal) == ["main", "recovery", "main"]
+
+
+async def test_sigterm_lets_a_short_step_finish_and_hands_a_long_one_back(
+    runtime: Runtime,
+    broker_url: str,
+    migrated_postgres_url: str,
+    queues: Callable[[str], str],
+    start_worker: Callable[..., Worker],
+    tmp_path: Path,
+) -> None:
+    """On SIGTERM a step ending within the grace succeeds; the other is interrupted."""
+    queue = queues("main")
+    # each step waits for its target's file: the test lets "short" end after SIGTERM
+    wait = "until [ -f {tmp}/{{{{ target.name }}}} ]; do sleep 0.05; done"
+    step = (
+        f"{{name: s, action: shell, with: {{command: '{wait.format(tmp=tmp_path)}'}}}}"
+    )
+    await runtime.commands.apply_plan(
+        f"name: cel\nqueue: {queue}\ngroups:\n  - name: g\n    parallel: 2\n"
+        f"    targets: [short, long]\n    steps: [{step}]\n"
+    )
+    worker = start_worker(queue, "w1", threads=2, ONWARD_SHUTDOWN_GRACE="8")
+    run_id = await start_sent(migrated_postgres_url, broker_url)
+    wait_for(lambda: worker.text().count("step.started") == 2, "both steps to start")
+
+    worker.process.send_signal(signal.SIGTERM)
+    wait_for(lambda: "Warm shutdown" in worker.text(), "the worker to stop taking")
+    (tmp_path / "short").touch()
+    code = worker.process.wait(timeout=WAIT)
+
+    attempts = {a.lane.target: a for a in await runtime.store.list_attempts(run_id)}
+    status = await wait_for_run(runtime, run_id)
+    assert code == 0
+    assert attempts[0].status is AttemptStatus.SUCCEEDED
+    assert attempts[1].status is AttemptStatus.INTERRUPTED
+    assert attempts[1].error == "the worker stopped during the step"
+    assert status is RunStatus.HALTED
+
+
+async def test_sigquit_hands_running_attempts_back_at_once(
+    runtime: Runtime,
+    broker_url: str,
+    migrated_postgres_url: str,
+    queues: Callable[[str], str],
+    start_worker: Callable[..., Worker],
+    tmp_path: Path,
+) -> None:
+    """SIGQUIT does not wait for the grace: the running attempt is interrupted now."""
+    queue = queues("main")
+    await runtime.commands.apply_plan(
+        plan_text(
+            tmp_path / "unused", queue, "{name: s, action: sleep, with: {seconds: 600}}"
+        )
+    )
+    worker = start_worker(queue, "w1", ONWARD_SHUTDOWN_GRACE="600")
+    run_id = await start_sent(migrated_postgres_url, broker_url)
+    wait_for(lambda: "step.started" in worker.text(), "the step to start")
+
+    worker.process.send_signal(signal.SIGQUIT)
+    code = worker.process.wait(timeout=WAIT)
+
+    (attempt,) = await runtime.store.list_attempts(run_id)
+    assert code == 0
+    assert attempt.status is AttemptStatus.INTERRUPTED
+    assert await wait_for_run(runtime, run_id) is RunStatus.HALTED

@@ -21,8 +21,10 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
-from celery import Celery, signals
+from celery import Celery, platforms, signals
 from celery.exceptions import Reject
+from celery.platforms import EX_OK
+from celery.worker import state as worker_state
 
 #: the name of the task that runs one attempt
 TASK: Final = "onward.run_attempt"
@@ -78,8 +80,6 @@ _SETTINGS: Final[dict[str, object]] = {
         "interval_step": 0.2,
         "interval_max": 0.5,
     },
-    # a cold shutdown gives running attempts a moment to report themselves
-    "worker_soft_shutdown_timeout": 5.0,
 }
 
 
@@ -122,18 +122,27 @@ def run_worker(
 ) -> int:
     """Consume ``queues`` with ``concurrency`` threads; return the exit code.
 
-    SIGTERM (or a first Ctrl-C) is a warm shutdown: no new message is taken,
+    SIGTERM (or Ctrl-C) is Celery's warm shutdown: no new message is taken,
     and ``handler.begin_shutdown(quick=False)`` lets running attempts finish.
-    A second SIGTERM, or SIGQUIT, asks for ``quick=True``.
+    SIGQUIT, or a second stop signal, calls ``begin_shutdown(quick=True)``
+    instead of Celery's cold shutdown, which cannot stop threads: the handler
+    ends its attempts at once, and the warm shutdown completes.
     """
     _BINDINGS[app].handler = handler
-    signalled: list[str] = []
 
-    def on_shutdown(sig: str = "", how: str = "", **_: object) -> None:
-        signalled.append(sig)
-        handler.begin_shutdown(quick=how == "Cold" or len(signalled) > 1)
+    def quickly(*_: object) -> None:
+        handler.begin_shutdown(quick=True)
+        worker_state.should_stop = EX_OK
 
-    signals.worker_shutting_down.connect(on_shutdown, weak=False)
+    def on_ready(**_: object) -> None:
+        platforms.signals["SIGQUIT"] = quickly
+
+    def on_shutting_down(**_: object) -> None:
+        handler.begin_shutdown(quick=False)
+        platforms.signals.update(SIGTERM=quickly, SIGINT=quickly, SIGQUIT=quickly)
+
+    signals.worker_ready.connect(on_ready, weak=False)
+    signals.worker_shutting_down.connect(on_shutting_down, weak=False)
     worker = app.Worker(
         queues=list(queues),
         concurrency=concurrency,
@@ -147,7 +156,8 @@ def run_worker(
     try:
         worker.start()
     finally:
-        signals.worker_shutting_down.disconnect(on_shutdown)
+        signals.worker_ready.disconnect(on_ready)
+        signals.worker_shutting_down.disconnect(on_shutting_down)
     return int(worker.exitcode or 0)
 
 

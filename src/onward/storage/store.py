@@ -461,6 +461,11 @@ def _in_transaction(
     with engine.connect() as conn:
         if write:
             conn.execution_options(**{_engine.WRITE: True})
+        elif conn.dialect.name == "postgresql":
+            # one snapshot for all the statements of a read (READ COMMITTED gives
+            # each its own): a run's record, lanes and attempts then agree, even
+            # while other processes commit to the run
+            conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             return statements(conn, *args, **kwargs)
 

@@ -37,8 +37,9 @@ _LAST_RETRY: Final = timedelta(seconds=5)
 class AttemptRunner:
     """Runs claimed attempts with the step runner and records how each ended.
 
-    A report that the database refuses (it is down, or restarting) is tried
-    again, waiting longer each time, until it is recorded or the runner is
+    A report that fails (the database is down or restarting, or the run kept
+    changing under the engine) is tried again on the run's stored state,
+    waiting longer each time, until it is recorded or the runner is
     abandoned: the step has run, and the database must learn how it ended.
     """
 
@@ -110,7 +111,13 @@ class AttemptRunner:
                 await self._work.finish(
                     run_id=attempt.run_id, attempt_id=attempt.attempt_id, report=report
                 )
-            except errors.StorageError as exc:
+            except errors.NotFoundError:
+                _log.warning("attempt.report_dropped", attempt_id=attempt.attempt_id)
+                return
+            except errors.OnwardError as exc:
+                # decided again on the run's stored state, not on a cached one
+                # that other processes may have moved on
+                self._work.engine.forget(attempt.run_id)
                 if self._abandoned.is_set():
                     _log.error(
                         "attempt.report_lost",

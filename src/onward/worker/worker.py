@@ -125,10 +125,15 @@ class Worker:
         self._runner.stop("the worker stopped during the step")
 
     def hand_back(self) -> None:
-        """Kill running attempts now and report them interrupted."""
+        """Kill running attempts now and report them interrupted.
+
+        Reports the database refuses are no longer retried: their attempts are
+        interrupted by the servers once this worker's heartbeat stops.
+        """
         self.stop_taking()
         self._handed_back = True
         self._runner.kill(list(self._runner.running()))
+        self._runner.abandon()
 
     async def shut_down(self, grace: timedelta) -> None:
         """Stop taking attempts; after ``grace``, hand back those still running."""
