@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     #: the server secret that access keys' secret keys are derived from (request
     #: signing); None: access keys are off. Changing it invalidates every secret key.
     access_key_master: str | None = Field(default=None, min_length=32)
+    #: port of a second, HTTPS-only listener for Veeam Enterprise Manager clients
+    #: (the vendor's is 9398); None: no second listener
+    veeam_em_port: int | None = Field(default=None, ge=1, le=65535)
+    #: address of that listener (None: ``host``)
+    veeam_em_host: str | None = None
+    #: its certificate chain (PEM; None: ``certfile``)
+    veeam_em_certfile: str | None = None
+    #: its private key (PEM; None: ``keyfile``)
+    veeam_em_keyfile: str | None = None
 
     @model_validator(mode="after")
     def _check_tls(self) -> Self:
@@ -68,6 +77,39 @@ class Settings(BaseSettings):
             msg = "HTTPS needs both certfile and keyfile (ONWARD_CERTFILE/KEYFILE)"
             raise ValueError(msg)
         return self
+
+    @model_validator(mode="after")
+    def _check_veeam_em_listener(self) -> Self:
+        """Require a certificate for the vendor's listener, on a port of its own."""
+        if (self.veeam_em_certfile is None) != (self.veeam_em_keyfile is None):
+            msg = (
+                "the Enterprise Manager listener needs both veeam_em_certfile and "
+                "veeam_em_keyfile (ONWARD_VEEAM_EM_CERTFILE/KEYFILE)"
+            )
+            raise ValueError(msg)
+        if self.veeam_em_port is None:
+            return self
+        if self.veeam_em_tls is None:
+            msg = (
+                "veeam_em_port: Enterprise Manager clients speak HTTPS only; give "
+                "veeam_em_certfile and veeam_em_keyfile, or certfile and keyfile"
+            )
+            raise ValueError(msg)
+        if self.veeam_em_port == self.port and (
+            self.veeam_em_host in (None, self.host)
+        ):
+            msg = f"veeam_em_port: {self.veeam_em_port} is the server's port already"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def veeam_em_tls(self) -> tuple[str, str] | None:
+        """Return the Enterprise Manager listener's certificate and key files."""
+        if self.veeam_em_certfile and self.veeam_em_keyfile:
+            return self.veeam_em_certfile, self.veeam_em_keyfile
+        if self.certfile and self.keyfile:
+            return self.certfile, self.keyfile
+        return None
 
     @model_validator(mode="after")
     def _check_distributed(self) -> Self:

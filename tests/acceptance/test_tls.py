@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -18,45 +17,10 @@ import httpx
 import pytest
 
 from onward.client import OnwardClient
+from processes import free_port, self_signed
 
 ADMIN = "admin"
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account
-
-
-def free_port() -> int:
-    """Return a TCP port nobody listens on (for now)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    """Make a self-signed certificate for 127.0.0.1 with openssl; return cert, key."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
 
 
 @pytest.fixture

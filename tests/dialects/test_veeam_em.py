@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import ssl
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
@@ -35,6 +33,7 @@ from onward.domain.access import Role
 from onward.domain.runs import RunStatus
 from onward.runtime import Runtime
 from onward.service.ports import RunFilter
+from processes import free_port, self_signed
 
 #: the job id, session token and host of the seed page's example
 SEED_JOB: Final = "78c3919c-54d7-43fe-b047-485d3566f11f"
@@ -503,43 +502,6 @@ async def test_a_role_too_low_is_access_denied(
 
 
 # --- HTTPS on the vendor's port ----------------------------------------------------
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """Make a self-signed certificate for localhost; return (cert, key) files."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
-
-
-def free_port() -> int:
-    """Return a TCP port free on loopback now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_the_api_is_served_over_https_with_the_vendors_links(

@@ -4,11 +4,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import math
 import os
 import shlex
 import signal
+import socket
+import ssl
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +25,7 @@ import uvicorn
 from onward import demo as demo_plan
 from onward import storage
 from onward.api.app import create_app
+from onward.api.dialects.veeam_em import listener as veeam_em_listener
 from onward.cli.backend import Options, call_local, display_url, pass_options
 from onward.config import Settings
 from onward.domain.runs import Run
@@ -84,29 +89,94 @@ def serve(
 
 
 def serve_app(runtime: Runtime, settings: Settings) -> bool:
-    """Serve the app until a signal stops it; tell whether it had started."""
-    config = uvicorn.Config(
-        create_app(runtime),
+    """Serve the app until a signal stops it; tell whether it had started.
+
+    The main server (``host:port``) runs the app's lifespan, hence the runtime;
+    the vendor listeners the settings ask for (``veeam_em_port``) serve the same
+    app once it has started. Every socket is bound before anything starts, so a
+    taken port stops the command at once.
+
+    Raises:
+        click.ClickException: a certificate or key cannot be loaded.
+    """
+    app = create_app(runtime)
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    # open connections (event streams) get as long as running steps to finish
+    grace = math.ceil(settings.shutdown_grace)
+    main = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         lifespan="on",
         ssl_certfile=settings.certfile,
         ssl_keyfile=settings.keyfile,
         log_config=None,
-        log_level=logging.getLevelNamesMapping().get(
-            settings.log_level.upper(), logging.INFO
-        ),
+        log_level=level,
+        timeout_graceful_shutdown=grace,
     )
-    server = uvicorn.Server(config)
+    vendor = veeam_em_listener.configured(
+        app, settings, log_level=level, timeout_graceful_shutdown=grace
+    )
+    servers = [_Server(config) for config in (main, vendor) if config]
     with _signals_stop_quietly():
         try:
-            server.run()
+            sockets = [_bind(server.config) for server in servers]
+            with asyncio.Runner() as runner:
+                runner.run(_serve_in_turn(servers, sockets))
         except SystemExit:
-            # uvicorn exits 3 when it cannot bind: 3 means "not found" here
+            # uvicorn exits 1 or 3 when it cannot bind or start: 3 means "not
+            # found" here, so the caller reports it instead
             return False
-    if server.started:
+    if servers[0].started:
         _log.info("server.stopped")
-    return server.started
+    return servers[0].started
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that tells when it has started."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        #: set once the lifespan has started and the socket listens
+        self.ready = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start as uvicorn does, then set ``ready``."""
+        await super().startup(sockets=sockets)
+        self.ready.set()
+
+
+def _bind(config: uvicorn.Config) -> socket.socket:
+    """Load ``config`` (its TLS files) and bind its socket; uvicorn logs failures."""
+    try:
+        config.load()
+    except (OSError, ssl.SSLError) as exc:
+        msg = f"cannot serve HTTPS on {config.host}:{config.port}: {exc}"
+        raise click.ClickException(msg) from exc
+    return config.bind_socket()
+
+
+async def _serve_in_turn(servers: list[_Server], sockets: list[socket.socket]) -> None:
+    """Serve the first server, then the others once it has started.
+
+    When one stops, all stop. Each server catches SIGINT/SIGTERM while it
+    serves and raises them again for the one before it when it is done, so a
+    signal stops the vendor listeners first, then the main server.
+    """
+    main = servers[0]
+    tasks = [asyncio.create_task(main.serve(sockets=sockets[:1]))]
+    started = asyncio.create_task(main.ready.wait())
+    await asyncio.wait([tasks[0], started], return_when=asyncio.FIRST_COMPLETED)
+    started.cancel()
+    if main.started:
+        tasks += [
+            asyncio.create_task(server.serve(sockets=[sock]))
+            for server, sock in zip(servers[1:], sockets[1:], strict=True)
+        ]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks)
 
 
 def _ignore(signum: int, frame: FrameType | None) -> None:
