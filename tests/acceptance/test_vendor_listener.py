@@ -40,6 +40,19 @@ def server_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     return env
 
 
+def listener_env(
+    tmp_path: Path, em_port: int, certificate: tuple[Path, Path]
+) -> dict[str, str]:
+    """Return the environment of a server with the vendor listener on ``em_port``."""
+    cert, key = certificate
+    return server_env(
+        tmp_path,
+        veeam_em_port=str(em_port),
+        veeam_em_certfile=str(cert),
+        veeam_em_keyfile=str(key),
+    )
+
+
 def spawn(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     """Start `onward serve ARGS`, its output captured as text."""
     return subprocess.Popen(
@@ -106,14 +119,8 @@ def em_server(
     tmp_path: Path, certificate: tuple[Path, Path]
 ) -> Iterator[tuple[subprocess.Popen[str], int, int]]:
     """Yield a plain-HTTP server with the vendor listener on HTTPS, and both ports."""
-    cert, key = certificate
     port, em_port = free_port(), free_port()
-    env = server_env(
-        tmp_path,
-        veeam_em_port=str(em_port),
-        veeam_em_certfile=str(cert),
-        veeam_em_keyfile=str(key),
-    )
+    env = listener_env(tmp_path, em_port, certificate)
     process = spawn(tmp_path, env, "--port", str(port))
     try:
         wait_healthy(process, f"http://127.0.0.1:{port}", verify=True)
@@ -216,18 +223,12 @@ def test_a_taken_vendor_port_stops_the_server_before_it_starts(
     tmp_path: Path, certificate: tuple[Path, Path]
 ) -> None:
     """The vendor port is bound first: taken, nothing starts, and it says why."""
-    cert, key = certificate
     port = free_port()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         em_port = taken.getsockname()[1]
-        env = server_env(
-            tmp_path,
-            veeam_em_port=str(em_port),
-            veeam_em_certfile=str(cert),
-            veeam_em_keyfile=str(key),
-        )
+        env = listener_env(tmp_path, em_port, certificate)
         process = spawn(tmp_path, env, "--port", str(port))
         status, output = stop_when_exited(process)
 
@@ -243,12 +244,7 @@ def test_an_unreadable_certificate_is_a_clear_error(tmp_path: Path) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert.write_text("not a certificate\n")
     key.write_text("not a key\n")
-    env = server_env(
-        tmp_path,
-        veeam_em_port=str(free_port()),
-        veeam_em_certfile=str(cert),
-        veeam_em_keyfile=str(key),
-    )
+    env = listener_env(tmp_path, free_port(), (cert, key))
 
     process = spawn(tmp_path, env, "--port", str(free_port()))
     status, output = stop_when_exited(process)
