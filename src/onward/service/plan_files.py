@@ -42,6 +42,7 @@ _FORMATS: Final = {"yaml": "yaml", "yml": "yaml", "json": "json"}
 _PATH_TOKEN: Final = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 _TIMESTAMP_TAG: Final = "tag:yaml.org,2002:timestamp"
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+_LIBYAML_TOO_DEEP: Final = "exceeded maximum nesting depth"
 _TYPE_NAMES: Final = {list: "list", str: "string", int: "integer", float: "number"}
 
 try:
@@ -232,13 +233,20 @@ def _read_yaml(text: str, source: str) -> Any:
 
 def _too_deep(text: str) -> bool:
     depth = 0
-    for event in yaml.parse(text, Loader=_PlanLoader):
-        if isinstance(event, yaml.events.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_NESTING_DEPTH:
-                return True
-        elif isinstance(event, yaml.events.CollectionEndEvent):
-            depth -= 1
+    try:
+        for event in yaml.parse(text, Loader=_PlanLoader):
+            if isinstance(event, yaml.events.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING_DEPTH:
+                    return True
+            elif isinstance(event, yaml.events.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        # libyaml (PyYAML 6.0.4 on) has a nesting limit of its own, which its
+        # scanner can reach while looking ahead of the events read here
+        if exc.problem == _LIBYAML_TOO_DEEP:
+            return True
+        raise
     return False
 
 
