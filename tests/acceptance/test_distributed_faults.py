@@ -86,12 +86,35 @@ def free_port() -> int:
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:
     """Poll ``predicate`` until it holds, failing after ``timeout`` seconds."""
+    if not eventually(predicate, timeout):
+        pytest.fail(f"timed out waiting for {what}")
+
+
+def eventually(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``predicate`` until it holds; tell whether it did within ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
-            return
+            return True
         time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
+    return predicate()
+
+
+def describe_unrested(outcome: dict[str, tuple[Run, list[Attempt]]]) -> str:
+    """Return a line per run that does not rest, and per attempt still in flight."""
+    lines: list[str] = []
+    for run, attempts in outcome.values():
+        if run.status in RESTING:
+            continue
+        lines.append(f"  {run.run_id} {run.status} (version {run.version})")
+        lines += [
+            f"    {a.attempt_id} s{a.step} #{a.number} {a.status} "
+            f"worker={a.worker_id} queue={a.queue} queued={a.queued_at:%H:%M:%S.%f} "
+            f"started={a.started_at and f'{a.started_at:%H:%M:%S.%f}'}"
+            for a in attempts
+            if a.status.is_in_flight
+        ]
+    return "\n".join(lines)
 
 
 class Report:
@@ -433,6 +456,7 @@ class System:
     broker: Process
     onward: list[Process]
     files: Path
+    logs: Path
 
 
 @pytest.fixture
@@ -463,6 +487,7 @@ def system(tmp_path: Path) -> Iterator[System]:
             broker=broker,
             onward=onward,
             files=files,
+            logs=logs,
         )
 
 
@@ -536,9 +561,13 @@ def test_runs_survive_killed_servers_workers_broker_and_database(
 
     try:
         chaos.run(finished)
-        wait_until(finished, "every run to rest", SETTLE_SECONDS)
-        report.say("every run rests")
+        settled = eventually(finished, SETTLE_SECONDS)
         outcome = asyncio.run(read_outcome(system.url, list(started)))
+        if not settled:
+            report.say(f"runs still not resting:\n{describe_unrested(outcome)}")
+            report.say(f"the processes' logs: {system.logs}")
+            pytest.fail("timed out waiting for every run to rest")
+        report.say("every run rests")
     finally:
         with capsys.disabled():
             sys.stdout.write(f"\n{report.text()}\n")
