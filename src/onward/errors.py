@@ -182,11 +182,11 @@ class UserNotFoundError(NotFoundError):
 
 
 class CredentialNotFoundError(NotFoundError):
-    """API key or session not found."""
+    """API key, access key or session not found."""
 
     def __init__(self, *, credential_id: str) -> None:
         self.credential_id = credential_id
-        super().__init__(f"API key or session not found: {credential_id}")
+        super().__init__(f"API key, access key or session not found: {credential_id}")
 
 
 class OperationNotFoundError(NotFoundError):

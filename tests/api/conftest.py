@@ -1,10 +1,11 @@
 """
 Fixtures of the native API tests: a runtime that really runs steps, its app, clients.
 
-The runtime keeps everything in a MemoryStore and runs steps in this process;
-``settle`` waits until nothing is left to run. Users are signed in with
-sessions issued straight into the store, except where a test logs in through
-the API on purpose; passwords are hashed at argon2id's lowest costs.
+The runtime keeps everything in a MemoryStore, runs steps in this process and
+has access keys on (a master secret is set); ``settle`` waits until nothing is
+left to run. Users are signed in with sessions issued straight into the store,
+except where a test logs in through the API on purpose; passwords are hashed at
+argon2id's lowest costs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argon2
 import httpx
 import pytest
 from fastapi import FastAPI
+from native_helpers import ACCESS_KEY_MASTER
 
 from onward.api.app import create_app
 from onward.config import Settings
@@ -33,8 +35,13 @@ def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def runtime() -> Runtime:
-    """Return a runtime over a MemoryStore that executes steps here."""
-    settings = Settings(concurrency=4, heartbeat_timeout=60, shutdown_grace=1)
+    """Return a runtime over a MemoryStore that executes steps here, keys on."""
+    settings = Settings(
+        concurrency=4,
+        heartbeat_timeout=60,
+        shutdown_grace=1,
+        access_key_master=ACCESS_KEY_MASTER,
+    )
     return Runtime.open(settings, executes=True, store=MemoryStore())
 
 

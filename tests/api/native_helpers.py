@@ -13,6 +13,8 @@ from onward.runtime import Runtime
 from onward.service.auth import SECRET_PREFIX, hash_secret
 
 API: Final = "/api/v1"
+#: the server's master secret of access keys (AK/SK) in these tests
+ACCESS_KEY_MASTER: Final = "api-test-master-secret-0123456789ab"
 
 #: one target fails its critical step: the run halts at (g, b, check)
 HALTING_PLAN: Final = """

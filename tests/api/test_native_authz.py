@@ -21,7 +21,7 @@ from native_helpers import API, add_user, settle
 from onward.api.app import create_app
 from onward.api.deps import Services
 from onward.config import Settings
-from onward.domain.access import Role
+from onward.domain.access import Principal, Role
 from onward.runtime import Runtime
 from onward.service.commands import Caller
 from onward.storage.memory import MemoryStore
@@ -97,6 +97,9 @@ ROUTES: Final = (
     Route("signed-in", 200, "GET", f"{API}/api-keys"),
     Route("signed-in", 201, "POST", f"{API}/api-keys", json={"name": "ci"}),
     Route("signed-in", 204, "DELETE", f"{API}/api-keys/{{key}}"),
+    Route("signed-in", 200, "GET", f"{API}/access-keys"),
+    Route("signed-in", 201, "POST", f"{API}/access-keys", json={"name": "sdk"}),
+    Route("signed-in", 204, "DELETE", f"{API}/access-keys/{{access_key}}"),
     Route("read", 200, "GET", f"{WS}/plans"),
     Route("author", 201, "POST", f"{WS}/plans", yaml=FRESH),
     Route("read", 200, "POST", f"{WS}/plans/validate", yaml=FRESH),
@@ -191,6 +194,8 @@ class World:
     async def _value(self, name: str, caller: str) -> str:
         if name == "key":
             return await self._own_key(caller)
+        if name == "access_key":
+            return await self._own_access_key(caller)
         if name not in self.values:
             run_of = "waiting" if name == "operation" else name
             await self.runtime.commands.apply_plan(PLANS[run_of])
@@ -203,13 +208,23 @@ class World:
             self.values["operation"] = view.operation.operation_id
         return self.values[name]
 
+    async def _principal(self, caller: str) -> Principal:
+        secret = self.headers[caller]["Authorization"].removeprefix("Bearer ")
+        return await self.runtime.auth.authenticate(secret)
+
     async def _own_key(self, caller: str) -> str:
         if caller == "none":
             return "key_whatever"
-        secret = self.headers[caller]["Authorization"].removeprefix("Bearer ")
-        principal = await self.runtime.auth.authenticate(secret)
+        principal = await self._principal(caller)
         issued = await self.runtime.auth.create_api_key(principal, name="spare")
         return issued.credential.credential_id
+
+    async def _own_access_key(self, caller: str) -> str:
+        if caller == "none":
+            return "ONWWHATEVER000000000"
+        keys = self.app.state.services.access_keys
+        issued = await keys.create(await self._principal(caller), name="spare")
+        return str(issued.access_key_id)
 
 
 @pytest.fixture(scope="module")

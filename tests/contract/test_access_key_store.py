@@ -19,7 +19,14 @@ import pytest
 
 from onward import errors
 from onward.clock import FrozenClock
-from onward.domain.access import CredentialKind, Principal, Role, User, Workspace
+from onward.domain.access import (
+    CredentialKind,
+    Principal,
+    Role,
+    RoleBinding,
+    User,
+    Workspace,
+)
 from onward.service.access_keys import AccessKeys
 from onward.service.auth import AuthService
 from onward.service.ports import FullStore, Store
@@ -30,11 +37,14 @@ MASTER = "contract-master-secret-0123456789ab"
 
 @pytest.fixture
 async def access(store: Store) -> FullStore:
-    """Return the store as a FullStore with the default workspace and user kay."""
+    """Return the store as a FullStore with the default workspace and kay, a viewer."""
     full = cast(FullStore, store)
     with contextlib.suppress(errors.AlreadyExistsError):
         await full.create_workspace(Workspace(name="default", created_at=T0))
     await full.create_user(User(user_id="usr_kay", username="kay", created_at=T0))
+    await full.put_binding(
+        RoleBinding(workspace="default", user_id="usr_kay", role=Role.VIEWER)
+    )
     return full
 
 
@@ -54,7 +64,7 @@ async def test_an_access_key_is_stored_found_listed_and_revoked(
     access: FullStore, keys: AccessKeys
 ) -> None:
     """The adapter keeps the kind and limits; finds, lists and revokes the key."""
-    kay = Principal(user_id="usr_kay", username="kay")
+    kay = Principal(user_id="usr_kay", username="kay", roles={"default": Role.VIEWER})
     issued = await keys.create(kay, name="ci", workspace="default", role=Role.VIEWER)
 
     found = await access.get_credential(issued.access_key_id)

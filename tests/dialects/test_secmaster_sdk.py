@@ -1,8 +1,10 @@
 """The official SecMaster SDK lists, shows and operates playbook instances on Onward.
 
 A real uvicorn server serves the app on a free loopback port, in a thread with
-its own event loop; fixtures are made in that loop. The SDK's v1 client is
-configured with nothing but the endpoint and credentials (AK/SK and project).
+its own event loop; fixtures are made in that loop. The AK/SK comes from
+``POST /api/v1/access-keys`` on that server, as a user would get it. The SDK's
+v1 client is configured with nothing but the endpoint and credentials (AK/SK
+and project).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import socket
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
+import httpx
 import pytest
 import uvicorn
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
@@ -27,6 +30,7 @@ from huaweicloudsdksecmaster.v1 import (
 )
 from jp1_secmaster_support import (
     SLOW_PLAN,
+    add_token,
     add_user,
     apply,
     cheap_hashes,
@@ -36,14 +40,20 @@ from jp1_secmaster_support import (
 )
 
 from onward.api.app import create_app
-from onward.domain.access import Principal, Role
+from onward.domain.access import Role
 from onward.domain.runs import Run, RunStatus
 from onward.runtime import Runtime
-from onward.service.access_keys import AccessKeys, IssuedAccessKey
 
 PROJECT: Final = "0123456789abcdef0123456789abcdef"
 WORKSPACE: Final = "soc"
 T = TypeVar("T")
+
+
+class AccessKey(NamedTuple):
+    """An access key id (AK) and its secret key (SK)."""
+
+    ak: str
+    sk: str
 
 
 class Server:
@@ -90,16 +100,22 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
         yield running
 
 
-async def _access_key(runtime: Runtime) -> IssuedAccessKey:
+async def _operator_token(runtime: Runtime) -> str:
     user = await add_user(runtime, "sdk", roles={WORKSPACE: Role.OPERATOR})
-    keys = AccessKeys(
-        store=runtime.store,
-        auth=runtime.auth,
-        clock=runtime.engine.clock,
-        master=runtime.settings.access_key_master,
+    return await add_token(runtime, user)
+
+
+def access_key(server: Server) -> AccessKey:
+    """Make an operator of ``soc`` and, over HTTP, an access key of theirs."""
+    token = server.call(_operator_token(server.runtime))
+    made = httpx.post(
+        f"http://127.0.0.1:{server.port}/api/v1/access-keys",
+        json={"name": "sdk"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
     )
-    principal = Principal(user_id=user.user_id, username=user.username)
-    return await keys.create(principal, name="sdk")
+    assert made.status_code == 201, made.text
+    return AccessKey(made.json()["access_key_id"], made.json()["secret_key"])
 
 
 async def _halted_run(runtime: Runtime, marker: Path) -> Run:
@@ -122,9 +138,9 @@ async def _running_run(runtime: Runtime) -> Run:
     return await wait_for(runtime, run.run_id, RunStatus.RUNNING)
 
 
-def sdk_client(server: Server, key: IssuedAccessKey) -> SecMasterClient:
+def sdk_client(server: Server, key: AccessKey) -> SecMasterClient:
     """Return the official client, given only the endpoint and credentials."""
-    credentials = BasicCredentials(key.access_key_id, key.secret_key, PROJECT)
+    credentials = BasicCredentials(key.ak, key.sk, PROJECT)
     return (
         SecMasterClient.new_builder()
         .with_credentials(credentials)
@@ -138,7 +154,7 @@ def test_the_official_sdk_lists_shows_and_operates_instances(
 ) -> None:
     """List, show, RETRY and TERMINATE through SecMasterClient, signed with AK/SK."""
     runtime = server.runtime
-    key = server.call(_access_key(runtime))
+    key = access_key(server)
     halted = server.call(_halted_run(runtime, tmp_path / "marker"))
     running = server.call(_running_run(runtime))
     client = sdk_client(server, key)
@@ -192,7 +208,7 @@ def test_the_official_sdk_reports_errors_with_code_and_request_id(
     server: Server,
 ) -> None:
     """An unknown instance is a ClientRequestException: 404, code, request id."""
-    key = server.call(_access_key(server.runtime))
+    key = access_key(server)
     client = sdk_client(server, key)
 
     with pytest.raises(ClientRequestException) as raised:
@@ -207,11 +223,8 @@ def test_the_official_sdk_reports_errors_with_code_and_request_id(
 
 def test_the_official_sdk_with_a_wrong_secret_is_refused(server: Server) -> None:
     """A wrong secret key: 401 with SecMaster's code."""
-    key = server.call(_access_key(server.runtime))
-    wrong = IssuedAccessKey(
-        access_key_id=key.access_key_id, secret_key="W" * 40, credential=key.credential
-    )
-    client = sdk_client(server, wrong)
+    key = access_key(server)
+    client = sdk_client(server, AccessKey(key.ak, "W" * 40))
 
     with pytest.raises(ClientRequestException) as raised:
         client.list_playbook_instances(

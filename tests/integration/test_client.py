@@ -4,6 +4,7 @@ The Python client against the app in process: every resource, and its errors.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import argon2
@@ -30,6 +31,7 @@ from onward.service import auth as auth_module
 from onward.storage.memory import MemoryStore
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account
+MASTER = "client-test-master-secret-0123456789"
 HALTING_PLAN = """
 name: halting
 groups:
@@ -58,17 +60,21 @@ def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth_module, "_DUMMY_HASH", hasher.hash("dummy password"))
 
 
-@pytest.fixture
-async def runtime() -> Runtime:
+async def open_runtime(*, access_key_master: str | None = MASTER) -> Runtime:
     """Return a runtime over a MemoryStore that executes steps, with an admin."""
-    settings = Settings(concurrency=4, heartbeat_timeout=60, shutdown_grace=1)
+    settings = Settings(
+        concurrency=4,
+        heartbeat_timeout=60,
+        shutdown_grace=1,
+        access_key_master=access_key_master,
+    )
     runtime = Runtime.open(settings, executes=True, store=MemoryStore())
     await runtime.auth.create_user("ann", PASSWORD, superuser=True)
     return runtime
 
 
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[OnwardClient]:
+@contextlib.asynccontextmanager
+async def signed_in(runtime: Runtime) -> AsyncIterator[OnwardClient]:
     """Yield a client of the started app, signed in as the superuser ann."""
     app = create_app(runtime)
     async with app.router.lifespan_context(app):
@@ -76,6 +82,19 @@ async def client(runtime: Runtime) -> AsyncIterator[OnwardClient]:
         async with OnwardClient("http://onward", transport=transport) as client:
             await client.login("ann", PASSWORD)
             yield client
+
+
+@pytest.fixture
+async def runtime() -> Runtime:
+    """Return a runtime with an admin and access keys on."""
+    return await open_runtime()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[OnwardClient]:
+    """Yield a client of the started app, signed in as the superuser ann."""
+    async with signed_in(runtime) as client:
+        yield client
 
 
 async def settle(runtime: Runtime) -> None:
@@ -136,6 +155,48 @@ async def test_workspaces_users_members_and_keys(client: OnwardClient) -> None:
     assert key.secret is not None
     assert key.secret.startswith("onw_")
     assert [k.key_id for k in keys] == [key.key_id]
+
+
+async def test_access_keys_are_made_listed_and_revoked(client: OnwardClient) -> None:
+    """An access key's secret key is in the creating answer only; revoke marks it."""
+    key = await client.create_access_key(
+        "sdk", workspace="default", role=Role.OPERATOR, expires_in=3600
+    )
+    replayed = [
+        await client.create_access_key("again", idempotency_key="k") for _ in range(2)
+    ]
+    listed = await client.list_access_keys()
+    await client.revoke_access_key(key.access_key_id, reason="rotated")
+    after = await client.list_access_keys(user="ann")
+    with pytest.raises(NotFoundApiError):
+        await client.revoke_access_key("ONWNOSUCHKEY00000000")
+
+    assert isinstance(key, m.AccessKey)
+    assert key.secret_key is not None
+    assert len(key.secret_key) == 40
+    assert (key.workspace, key.role) == ("default", Role.OPERATOR)
+    assert key.expires_at is not None
+    assert replayed[1].access_key_id == replayed[0].access_key_id
+    assert replayed[1].secret_key is None
+    assert [k.access_key_id for k in listed] == [
+        key.access_key_id,
+        replayed[0].access_key_id,
+    ]
+    assert all(k.secret_key is None for k in listed)
+    assert after[0].revoked_at is not None
+    assert await client.list_api_keys() == []
+
+
+async def test_access_keys_off_is_a_conflict_error() -> None:
+    """A server without ONWARD_ACCESS_KEY_MASTER: create raises ConflictApiError."""
+    runtime = await open_runtime(access_key_master=None)
+    async with signed_in(runtime) as client:
+        with pytest.raises(ConflictApiError) as raised:
+            await client.create_access_key("sdk")
+
+    assert raised.value.status == 409
+    assert isinstance(raised.value, errors.ConflictError)
+    assert "ONWARD_ACCESS_KEY_MASTER" in raised.value.detail
 
 
 async def test_plans_apply_validate_list_show_versions_delete(

@@ -21,6 +21,7 @@ from onward import errors
 from onward.domain.access import Permission, Principal
 from onward.runtime import Runtime
 from onward.service.access import AccessService
+from onward.service.access_keys import AccessKeys
 from onward.service.auth import AuthService
 from onward.service.operations import Operations
 from onward.service.plan_library import PlanLibrary
@@ -35,6 +36,8 @@ class Services:
     runtime: Runtime
     auth: AuthService
     access: AccessService
+    #: the one AccessKeys of the app: native routes make keys, dialects verify them
+    access_keys: AccessKeys
     plans: PlanLibrary
     runs: WorkspaceRuns
     operations: Operations
@@ -45,11 +48,16 @@ class Services:
         cls, runtime: Runtime, *, poll_interval: timedelta = timedelta(seconds=1)
     ) -> Self:
         """Wire the API's services over a runtime."""
+        clock = runtime.engine.clock
         return cls(
             runtime=runtime,
             auth=runtime.auth,
-            access=AccessService(
-                store=runtime.store, auth=runtime.auth, clock=runtime.engine.clock
+            access=AccessService(store=runtime.store, auth=runtime.auth, clock=clock),
+            access_keys=AccessKeys(
+                store=runtime.store,
+                auth=runtime.auth,
+                clock=clock,
+                master=runtime.settings.access_key_master,
             ),
             plans=PlanLibrary(commands=runtime.commands),
             runs=WorkspaceRuns(queries=runtime.queries),

@@ -14,7 +14,8 @@ sent again.
 Run commands pass the key to the service, which stores it in the same
 transaction as the run's change, so a crash between the two cannot start a run
 twice; the answer is added to that record afterwards. Secrets shown once (a new
-API key's) are never kept: a replay shows them as null.
+API key's secret, a new access key's secret key) are never kept: a replay shows
+them as null.
 """
 
 import hashlib

@@ -13,7 +13,7 @@ import click
 import structlog
 
 from onward import errors
-from onward.cli import admin, plans, runs, server, session, worker
+from onward.cli import admin, keys, plans, runs, server, session, worker
 from onward.cli.backend import Options, default_actor
 
 __all__ = ["EXIT_CODES", "main", "onward"]
@@ -163,6 +163,8 @@ onward.add_command(server.db)
 onward.add_command(session.login)
 onward.add_command(session.logout)
 onward.add_command(admin.admin)
+onward.add_command(keys.api_key)
+onward.add_command(keys.access_key)
 onward.add_command(worker.worker)
 
 

@@ -34,12 +34,17 @@ from onward.service.queries import (
 _T = TypeVar("_T")
 
 
-def connection(options: Options) -> credentials.Credentials:
+def connection(options: Options, *, local: bool = True) -> credentials.Credentials:
     """Return the server, token and workspace the CLI's options and login name.
 
     ``--url`` (ONWARD_URL) wins over the saved login; the saved token is used
     only for the saved server. ONWARD_TOKEN (an API key) wins over the saved
     token.
+
+    Args:
+        options: the CLI's global options.
+        local: the command also works on a database (``--db``): say so when
+            no server is configured.
 
     Raises:
         click.UsageError: no server is configured.
@@ -50,6 +55,9 @@ def connection(options: Options) -> credentials.Credentials:
         msg = (
             "No server: run `onward login --url URL` first, give --url "
             "(ONWARD_URL), or --db to work on a database directly."
+            if local
+            else "No server: run `onward login --url URL` first, or give --url "
+            "(ONWARD_URL)."
         )
         raise click.UsageError(msg)
     same = saved is not None and saved.url.rstrip("/") == url.rstrip("/")
@@ -70,11 +78,29 @@ def open_client(found: credentials.Credentials) -> OnwardClient:
 
 def call(options: Options, operation: Callable[[Backend], Awaitable[_T]]) -> _T:
     """Run one operation on the configured server and return its outcome."""
-    found = connection(options)
+    return call_client(
+        options,
+        lambda client: operation(RemoteBackend(client, actor=options.actor)),
+        local=True,
+    )
+
+
+def call_client(
+    options: Options,
+    operation: Callable[[OnwardClient], Awaitable[_T]],
+    *,
+    local: bool = False,
+) -> _T:
+    """Run one operation with a client of the configured server; return its outcome.
+
+    For commands that only a server carries out (``local`` False: ``--db`` is
+    no way around a missing server) and for the remote backend.
+    """
+    found = connection(options, local=local)
 
     async def _call() -> _T:
         async with open_client(found) as client:
-            return await operation(RemoteBackend(client, actor=options.actor))
+            return await operation(client)
 
     return asyncio.run(_call())
 

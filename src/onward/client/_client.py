@@ -153,6 +153,17 @@ class OnwardClient:
         response = await self.request("GET", path, params=params)
         return model.model_validate(response.json())
 
+    async def _get_list(
+        self,
+        model: type[_M],
+        path: str,
+        field: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[_M]:
+        """Return the items of the answer's list ``field``, each as a model."""
+        response = await self.request("GET", path, params=params)
+        return [model.model_validate(item) for item in response.json()[field]]
+
     async def _send(
         self,
         model: type[_M],
@@ -192,8 +203,7 @@ class OnwardClient:
 
     async def list_workspaces(self) -> list[m.Workspace]:
         """Return the workspaces the caller has a role in."""
-        response = await self.request("GET", "/workspaces")
-        return [m.Workspace.model_validate(w) for w in response.json()["workspaces"]]
+        return await self._get_list(m.Workspace, "/workspaces", "workspaces")
 
     async def create_workspace(
         self, name: str, *, description: str = "", **intent: Unpack[CommandIntent]
@@ -208,8 +218,7 @@ class OnwardClient:
 
     async def list_users(self) -> list[m.User]:
         """Return every user (superusers)."""
-        response = await self.request("GET", "/users")
-        return [m.User.model_validate(u) for u in response.json()["users"]]
+        return await self._get_list(m.User, "/users", "users")
 
     async def create_user(
         self,
@@ -246,8 +255,7 @@ class OnwardClient:
 
     async def list_members(self) -> list[m.Member]:
         """Return the workspace's members (workspace admins)."""
-        response = await self.request("GET", self._ws("/members"))
-        return [m.Member.model_validate(x) for x in response.json()["members"]]
+        return await self._get_list(m.Member, self._ws("/members"), "members")
 
     async def get_member(self, user: str) -> m.Member:
         """Return a user's role in the workspace."""
@@ -266,8 +274,8 @@ class OnwardClient:
 
     async def list_api_keys(self, *, user: str | None = None) -> list[m.ApiKey]:
         """Return the caller's API keys (or ``user``'s, for superusers)."""
-        response = await self.request("GET", "/api-keys", params={"user": user})
-        return [m.ApiKey.model_validate(k) for k in response.json()["api_keys"]]
+        params = {"user": user}
+        return await self._get_list(m.ApiKey, "/api-keys", "api_keys", params)
 
     async def create_api_key(
         self,
@@ -280,14 +288,9 @@ class OnwardClient:
         **intent: Unpack[CommandIntent],
     ) -> m.ApiKey:
         """Make an API key; its ``secret`` is in this answer only."""
-        given = {
-            "name": name,
-            "workspace": workspace,
-            "role": None if role is None else str(role),
-            "expires_in": expires_in,
-            "user": user,
-        }
-        body = {k: v for k, v in given.items() if v is not None}
+        body = _key_body(
+            name, workspace=workspace, role=role, expires_in=expires_in, user=user
+        )
         return await self._send(m.ApiKey, "POST", "/api-keys", body, **intent)
 
     async def revoke_api_key(
@@ -296,12 +299,43 @@ class OnwardClient:
         """Revoke an API key."""
         await self.request("DELETE", f"/api-keys/{_q(key_id)}", **intent)
 
+    async def list_access_keys(self, *, user: str | None = None) -> list[m.AccessKey]:
+        """Return the caller's access keys (or ``user``'s, for superusers)."""
+        params = {"user": user}
+        return await self._get_list(m.AccessKey, "/access-keys", "access_keys", params)
+
+    async def create_access_key(
+        self,
+        name: str,
+        *,
+        workspace: str | None = None,
+        role: Role | str | None = None,
+        expires_in: int | None = None,
+        user: str | None = None,
+        **intent: Unpack[CommandIntent],
+    ) -> m.AccessKey:
+        """Make an access key (AK/SK); its ``secret_key`` is in this answer only.
+
+        Raises:
+            ConflictApiError: the server has access keys off (no
+                ONWARD_ACCESS_KEY_MASTER).
+        """
+        body = _key_body(
+            name, workspace=workspace, role=role, expires_in=expires_in, user=user
+        )
+        return await self._send(m.AccessKey, "POST", "/access-keys", body, **intent)
+
+    async def revoke_access_key(
+        self, access_key_id: str, **intent: Unpack[CommandIntent]
+    ) -> None:
+        """Revoke an access key."""
+        await self.request("DELETE", f"/access-keys/{_q(access_key_id)}", **intent)
+
     # -- plans -------------------------------------------------------------------
 
     async def list_plans(self) -> list[m.PlanSummary]:
         """Return the workspace's plans with their latest version."""
-        response = await self.request("GET", self._ws("/plans"))
-        return [m.PlanSummary.model_validate(p) for p in response.json()["plans"]]
+        return await self._get_list(m.PlanSummary, self._ws("/plans"), "plans")
 
     async def apply_plan(
         self, text: str, *, format: str | None = None, **intent: Unpack[CommandIntent]
@@ -330,9 +364,8 @@ class OnwardClient:
 
     async def plan_versions(self, name: str) -> list[m.PlanVersionSummary]:
         """Return every version of a plan, oldest first."""
-        response = await self.request("GET", self._ws(f"/plans/{_q(name)}/versions"))
-        found = response.json()["versions"]
-        return [m.PlanVersionSummary.model_validate(v) for v in found]
+        path = self._ws(f"/plans/{_q(name)}/versions")
+        return await self._get_list(m.PlanVersionSummary, path, "versions")
 
     async def delete_plan(self, name: str, **intent: Unpack[CommandIntent]) -> None:
         """Delete a plan that no run uses."""
@@ -500,8 +533,9 @@ class OnwardClient:
 
     async def audit(self, run_id: str) -> list[m.AuditEntry]:
         """Return a run's audit trail, oldest first."""
-        response = await self.request("GET", self._run(run_id, "/audit"))
-        return [m.AuditEntry.model_validate(e) for e in response.json()["entries"]]
+        return await self._get_list(
+            m.AuditEntry, self._run(run_id, "/audit"), "entries"
+        )
 
     async def logs(
         self,
@@ -551,9 +585,8 @@ class OnwardClient:
     ) -> list[m.Operation]:
         """Return the workspace's operations, newest first."""
         params = {"run_id": run_id, "limit": limit}
-        response = await self.request("GET", self._ws("/operations"), params=params)
-        found = response.json()["operations"]
-        return [m.Operation.model_validate(o) for o in found]
+        path = self._ws("/operations")
+        return await self._get_list(m.Operation, path, "operations", params)
 
     async def wait_operation(
         self,
@@ -593,6 +626,26 @@ class OnwardClient:
 def _present(body: Mapping[str, Any]) -> dict[str, Any]:
     """Return the members of a body that are given (not None)."""
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _key_body(
+    name: str,
+    *,
+    workspace: str | None,
+    role: Role | str | None,
+    expires_in: int | None,
+    user: str | None,
+) -> dict[str, Any]:
+    """Return the body that makes an API or access key."""
+    return _present(
+        {
+            "name": name,
+            "workspace": workspace,
+            "role": None if role is None else str(role),
+            "expires_in": expires_in,
+            "user": user,
+        }
+    )
 
 
 async def _sse(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, str]]:

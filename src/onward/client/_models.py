@@ -26,12 +26,14 @@ from onward.domain.runs import (
 
 __all__ = [
     "Accepted",
+    "AccessKey",
     "ApiKey",
     "AppliedPlan",
     "Attempt",
     "AuditEntry",
     "Halt",
     "HaltIndex",
+    "KeyRecord",
     "LogEntry",
     "LogPage",
     "Me",
@@ -138,18 +140,34 @@ class Member(_Model):
     role: Role
 
 
-class ApiKey(_Model):
-    """An API key; ``secret`` only in the answer that created it."""
+class KeyRecord(_Model):
+    """What API keys and access keys share: owner, name, limits and times."""
 
-    key_id: str
     user_id: str
     name: str
+    #: the only workspace the key acts in (None: all of its user's)
     workspace: str | None = None
+    #: the highest role the key acts with (None: its user's roles)
     role: Role | None = None
     created_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class ApiKey(KeyRecord):
+    """An API key; ``secret`` only in the answer that created it."""
+
+    key_id: str
     secret: str | None = None
+
+
+class AccessKey(KeyRecord):
+    """An access key (AK/SK); ``secret_key`` only in the answer that created it."""
+
+    #: the AK: names the key in signed requests (not a secret)
+    access_key_id: str
+    #: the SK: signs requests (SDK-HMAC-SHA256); shown once
+    secret_key: str | None = None
 
 
 # -- plans -------------------------------------------------------------------------

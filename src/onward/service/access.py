@@ -8,9 +8,10 @@ Who may do what:
 * members are managed by the workspace's admins;
 * workspaces and users are managed by superusers, signed in with an unlimited
   credential (an API key limited to a workspace or a role is not a superuser);
-* API keys belong to the user who made them: each user lists, makes and revokes
-  their own (a superuser may revoke anyone's); a limited key only makes keys
-  within its own limits.
+* API keys (and access keys, ``service.access_keys``) belong to the user who
+  made them: each user lists, makes and revokes their own (a superuser may
+  revoke anyone's, and list and make other users'); a limited key only makes
+  keys within its own limits.
 """
 
 from __future__ import annotations
@@ -213,10 +214,14 @@ class AccessService:
         self, principal: Principal, *, user: str | None = None
     ) -> list[Credential]:
         """Return the principal's API keys (another user's, for a superuser)."""
-        owner = await self._key_owner(principal, user)
-        return await self._store.list_credentials(
-            user_id=owner.user_id, kind=CredentialKind.API_KEY
-        )
+        return await self.list_keys(principal, CredentialKind.API_KEY, user=user)
+
+    async def list_keys(
+        self, principal: Principal, kind: CredentialKind, *, user: str | None = None
+    ) -> list[Credential]:
+        """Return the principal's keys of a kind (another user's, for a superuser)."""
+        owner = await self.key_owner(principal, user)
+        return await self._store.list_credentials(user_id=owner.user_id, kind=kind)
 
     async def create_api_key(
         self,
@@ -235,9 +240,7 @@ class AccessService:
         to have a role there; a key made with a limited key is held to that
         key's limits (its role lowered to them).
         """
-        owner = await self._key_owner(principal, user)
-        if workspace is not None:
-            await self.authorize(owner, Permission.READ, workspace)
+        owner = await self.key_owner(principal, user, workspace=workspace)
         return await self._auth.create_api_key(
             owner,
             name=name,
@@ -247,27 +250,51 @@ class AccessService:
         )
 
     async def revoke_api_key(self, principal: Principal, key_id: str) -> None:
-        """Revoke one of the principal's API keys (anyone's, for a superuser)."""
-        credential = await self._store.get_credential(key_id)
-        if credential.kind is not CredentialKind.API_KEY:
-            raise errors.CredentialNotFoundError(credential_id=key_id)
-        await self._auth.revoke(principal, key_id)
+        """Revoke one of the principal's API keys (anyone's, for a superuser).
+
+        Raises:
+            CredentialNotFoundError: no such API key of the principal's (an
+                access key or session id is not an API key).
+        """
+        await self._auth.revoke(principal, key_id, kind=CredentialKind.API_KEY)
+
+    async def key_owner(
+        self,
+        principal: Principal,
+        user: str | None,
+        *,
+        workspace: str | None = None,
+    ) -> Principal:
+        """Return who keys are listed or made for: the principal, or ``user``.
+
+        Args:
+            principal: who asks.
+            user: another user (id or username), for a superuser.
+            workspace: the workspace a new key is limited to, where the owner
+                must have a role.
+
+        Raises:
+            SuperuserRequiredError: ``user`` is another user and the principal
+                is no unlimited superuser.
+            UserNotFoundError: no such user.
+            WorkspaceNotFoundError: the owner has no role in ``workspace``.
+        """
+        owner = principal
+        if user is not None and user not in (principal.user_id, principal.username):
+            _require_superuser(principal, "manage other users' keys")
+            found = await self._find_user(user)
+            bindings = await self._store.list_bindings(user_id=found.user_id)
+            owner = Principal(
+                user_id=found.user_id,
+                username=found.username,
+                superuser=found.superuser,
+                roles={b.workspace: b.role for b in bindings},
+            )
+        if workspace is not None:
+            await self.authorize(owner, Permission.READ, workspace)
+        return owner
 
     # -- helpers ---------------------------------------------------------------
-
-    async def _key_owner(self, principal: Principal, user: str | None) -> Principal:
-        """Return who keys are listed or made for: the principal, or ``user``."""
-        if user is None or user in (principal.user_id, principal.username):
-            return principal
-        _require_superuser(principal, "manage other users' API keys")
-        found = await self._find_user(user)
-        bindings = await self._store.list_bindings(user_id=found.user_id)
-        return Principal(
-            user_id=found.user_id,
-            username=found.username,
-            superuser=found.superuser,
-            roles={b.workspace: b.role for b in bindings},
-        )
 
     async def _find_user(self, user: str) -> User:
         """Return a user by id, else by username."""

@@ -10,9 +10,11 @@ characters), and shown once when the key is made. The database alone therefore
 reveals no secret key. Rotating the master secret invalidates every secret key.
 
 An access key is a credential of kind ``access_key`` (id = access key id), with
-the same expiry, revocation and workspace/role limits as an API key; it is never
-accepted as a bearer secret. Without a master secret, access keys are off:
-making one is refused and signed requests fail authentication.
+the same owner, expiry, revocation and workspace/role limits as an API key
+(``service.access``: a superuser may list and make other users' keys too); it is
+never accepted as a bearer secret. Without a master secret, access keys are off:
+making one is refused and signed requests fail authentication; existing keys can
+still be listed and revoked.
 """
 
 from __future__ import annotations
@@ -28,18 +30,25 @@ from typing import Final
 from onward import errors
 from onward.clock import Clock
 from onward.domain.access import Credential, CredentialKind, Principal, Role
-from onward.service.auth import AuthService, hash_secret
+from onward.service.access import AccessService
+from onward.service.auth import AuthService, hash_secret, within_limits
 from onward.service.ports import AccessStore
 
 _DERIVATION: Final = b"onward.access-key.v1:"
 _ID_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _ID_PREFIX: Final = "ONW"
 _ID_LENGTH: Final = 20
-_ROLE_ORDER: Final = (Role.VIEWER, Role.OPERATOR, Role.AUTHOR, Role.ADMIN)
 
 
 class AccessKeysOffError(errors.ConflictError):
     """Access keys are off: the server has no master secret (access_key_master)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Access keys are off on this server: it has no master secret. Set "
+            "ONWARD_ACCESS_KEY_MASTER (the setting access_key_master: 32 "
+            "characters or more, the same on every server) to turn them on."
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +75,7 @@ class AccessKeys:
         self._auth = auth
         self._clock = clock
         self._master = master.encode() if master else None
+        self._access = AccessService(store=store, auth=auth, clock=clock)
 
     async def create(
         self,
@@ -75,22 +85,25 @@ class AccessKeys:
         workspace: str | None = None,
         role: Role | None = None,
         expires_in: timedelta | None = None,
+        user: str | None = None,
     ) -> IssuedAccessKey:
         """Make an access key acting as the principal, within its key's limits.
 
+        A superuser may make one acting as another ``user``. A key limited to
+        a workspace needs its user to have a role there; a key made with a
+        limited key is held to that key's limits (its role lowered to them).
+
         Raises:
             AccessKeysOffError: the server has no master secret.
-            WorkspaceNotFoundError: the principal's key is limited to another
-                workspace.
+            WorkspaceNotFoundError: the owner has no role in ``workspace``, or
+                the principal's key is limited to another workspace.
+            SuperuserRequiredError: ``user`` is another user and the principal
+                is no unlimited superuser.
+            UserNotFoundError: no such ``user``.
         """
         master = self._require_master()
-        if principal.workspace_limit is not None:
-            if workspace is not None and workspace != principal.workspace_limit:
-                raise errors.WorkspaceNotFoundError(workspace=workspace)
-            workspace = principal.workspace_limit
-        if principal.role_limit is not None:
-            limit = principal.role_limit
-            role = limit if role is None else min(role, limit, key=_ROLE_ORDER.index)
+        owner = await self._access.key_owner(principal, user, workspace=workspace)
+        workspace, role = within_limits(owner, workspace, role)
         access_key_id = _ID_PREFIX + "".join(
             secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH - len(_ID_PREFIX))
         )
@@ -98,7 +111,7 @@ class AccessKeys:
         credential = Credential(
             credential_id=access_key_id,
             kind=CredentialKind.ACCESS_KEY,
-            user_id=principal.user_id,
+            user_id=owner.user_id,
             secret_hash=hash_secret(access_key_id),
             created_at=now,
             expires_at=now + expires_in if expires_in else None,
@@ -113,18 +126,27 @@ class AccessKeys:
             credential=credential,
         )
 
-    async def list_keys(self, principal: Principal) -> list[Credential]:
-        """Return the principal's own access keys, revoked ones included."""
-        return await self._store.list_credentials(
-            user_id=principal.user_id, kind=CredentialKind.ACCESS_KEY
+    async def list_keys(
+        self, principal: Principal, *, user: str | None = None
+    ) -> list[Credential]:
+        """Return the principal's access keys, revoked ones included.
+
+        A superuser may list another ``user``'s.
+        """
+        return await self._access.list_keys(
+            principal, CredentialKind.ACCESS_KEY, user=user
         )
 
     async def revoke(self, principal: Principal, access_key_id: str) -> None:
-        """Revoke one of the principal's access keys (anyone's, for a superuser)."""
-        credential = await self._store.get_credential(access_key_id)
-        if credential.kind is not CredentialKind.ACCESS_KEY:
-            raise errors.CredentialNotFoundError(credential_id=access_key_id)
-        await self._auth.revoke(principal, access_key_id)
+        """Revoke one of the principal's access keys (anyone's, for a superuser).
+
+        Raises:
+            CredentialNotFoundError: no such access key of the principal's (an
+                API key or session id is not an access key).
+        """
+        await self._auth.revoke(
+            principal, access_key_id, kind=CredentialKind.ACCESS_KEY
+        )
 
     async def verify(
         self, access_key_id: str, message: bytes, signature: str

@@ -292,7 +292,7 @@ class AuthService:
             WorkspaceNotFoundError: the principal's own key is limited to
                 another workspace.
         """
-        workspace, role = _within_limits(principal, workspace, role)
+        workspace, role = within_limits(principal, workspace, role)
         expires_at = self._clock.now() + expires_in if expires_in else None
         user = await self._store.get_user(principal.user_id)
         return await self._issue(
@@ -304,15 +304,33 @@ class AuthService:
             name=name,
         )
 
-    async def revoke(self, principal: Principal, credential_id: str) -> None:
+    async def revoke(
+        self,
+        principal: Principal,
+        credential_id: str,
+        *,
+        kind: CredentialKind | None = None,
+    ) -> None:
         """Revoke one of the principal's credentials (any, for a superuser).
 
         A superuser's API key limited to a workspace or a role acts as the
         user's own credential here: it revokes only the user's credentials.
+
+        Args:
+            principal: who revokes.
+            credential_id: the credential to revoke.
+            kind: revoke only a credential of this kind; one of another kind
+                is not found (an access key id sent to revoke an API key,
+                say).
+
+        Raises:
+            CredentialNotFoundError: no such credential (of that kind) that
+                the principal may revoke.
         """
         credential = await self._store.get_credential(credential_id)
-        if credential.user_id != principal.user_id and not _acts_as_superuser(
-            principal
+        if (kind is not None and credential.kind is not kind) or (
+            credential.user_id != principal.user_id
+            and not _acts_as_superuser(principal)
         ):
             raise errors.CredentialNotFoundError(credential_id=credential_id)
         await self._store.revoke_credential(credential_id, at=self._clock.now())
@@ -404,10 +422,15 @@ class AuthService:
         return IssuedSecret(secret=secret, credential=credential)
 
 
-def _within_limits(
+def within_limits(
     principal: Principal, workspace: str | None, role: Role | None
 ) -> tuple[str | None, Role | None]:
-    """Return an API key's limits, no wider than those of the principal's key."""
+    """Return a new key's limits, no wider than those of the principal's key.
+
+    Raises:
+        WorkspaceNotFoundError: the principal's key is limited to another
+            workspace.
+    """
     if principal.workspace_limit is not None:
         if workspace is not None and workspace != principal.workspace_limit:
             raise errors.WorkspaceNotFoundError(workspace=workspace)

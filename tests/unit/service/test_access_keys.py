@@ -15,6 +15,7 @@ from onward import errors
 from onward.clock import FrozenClock
 from onward.domain.access import CredentialKind, Principal, Role, RoleBinding
 from onward.service import auth as auth_module
+from onward.service.access import AccessService, SuperuserRequiredError
 from onward.service.access_keys import AccessKeys, AccessKeysOffError
 from onward.service.auth import AuthService
 from onward.storage.memory import MemoryStore
@@ -143,10 +144,31 @@ async def test_without_a_master_secret_access_keys_are_off(
     """No master secret: making a key is refused, verifying always fails."""
     off = AccessKeys(store=store, auth=auth, clock=clock, master=None)
 
-    with pytest.raises(AccessKeysOffError):
+    with pytest.raises(AccessKeysOffError) as raised:
         await off.create(bob, name="ci")
     with pytest.raises(errors.AuthenticationError):
         await off.verify("ONWANY", MESSAGE, "00")
+
+    assert isinstance(raised.value, errors.ConflictError)
+    assert "ONWARD_ACCESS_KEY_MASTER" in raised.value.message
+
+
+async def test_keys_made_before_are_listed_and_revoked_with_access_keys_off(
+    keys: AccessKeys,
+    store: MemoryStore,
+    auth: AuthService,
+    clock: FrozenClock,
+    bob: Principal,
+) -> None:
+    """Without the master secret, existing keys can still be seen and revoked."""
+    issued = await keys.create(bob, name="ci")
+    off = AccessKeys(store=store, auth=auth, clock=clock, master=None)
+
+    await off.revoke(bob, issued.access_key_id)
+    listed = await off.list_keys(bob)
+
+    assert [k.credential_id for k in listed] == [issued.access_key_id]
+    assert listed[0].revoked_at == clock.now()
 
 
 async def test_an_access_key_id_is_never_a_bearer_secret(
@@ -189,3 +211,61 @@ async def test_keys_are_listed_and_revoked_by_their_owner(
 
     assert [k.credential_id for k in listed] == [issued.access_key_id]
     assert listed[0].revoked_at is not None
+
+
+async def test_a_key_limited_to_a_workspace_needs_a_role_there(
+    keys: AccessKeys, auth: AuthService, bob: Principal
+) -> None:
+    """As for API keys, a key of a workspace the owner has no role in is refused."""
+    await auth.ensure_workspace("ops")
+    operator = Principal(
+        user_id=bob.user_id, username="bob", roles={"default": Role.OPERATOR}
+    )
+
+    issued = await keys.create(operator, name="ci", workspace="default")
+    with pytest.raises(errors.WorkspaceNotFoundError):
+        await keys.create(operator, name="ops", workspace="ops")
+
+    assert issued.credential.workspace == "default"
+    assert issued.credential.role is None
+
+
+async def test_a_superuser_makes_and_lists_another_user_s_keys(
+    keys: AccessKeys, auth: AuthService, bob: Principal
+) -> None:
+    """A superuser acts for ``user``; anyone else asking for another user is refused."""
+    root_user = await auth.create_user("root", superuser=True)
+    root = Principal(user_id=root_user.user_id, username="root", superuser=True)
+
+    issued = await keys.create(root, name="for-bob", user="bob")
+    listed = await keys.list_keys(root, user=bob.user_id)
+    with pytest.raises(SuperuserRequiredError):
+        await keys.list_keys(bob, user="root")
+    with pytest.raises(SuperuserRequiredError):
+        await keys.create(bob, name="for-root", user="root")
+
+    assert issued.credential.user_id == bob.user_id
+    assert [k.credential_id for k in listed] == [issued.access_key_id]
+    assert await keys.list_keys(root) == []
+
+
+async def test_access_keys_and_api_keys_are_revoked_only_as_themselves(
+    keys: AccessKeys,
+    store: MemoryStore,
+    auth: AuthService,
+    clock: FrozenClock,
+    bob: Principal,
+) -> None:
+    """Revoking an API key id as an access key, or the reverse, is not found."""
+    access_key = await keys.create(bob, name="sdk")
+    api_key = await auth.create_api_key(bob, name="ci")
+    api_key_id = api_key.credential.credential_id
+    access = AccessService(store=store, auth=auth, clock=clock)
+
+    with pytest.raises(errors.CredentialNotFoundError):
+        await keys.revoke(bob, api_key_id)
+    with pytest.raises(errors.CredentialNotFoundError):
+        await access.revoke_api_key(bob, access_key.access_key_id)
+
+    assert (await store.get_credential(api_key_id)).revoked_at is None
+    assert (await store.get_credential(access_key.access_key_id)).revoked_at is None

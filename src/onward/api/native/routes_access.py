@@ -1,5 +1,5 @@
 """
-Native routes of access: workspaces, users, workspace members and API keys.
+Native routes of access: workspaces, users, workspace members, API and access keys.
 """
 
 from typing import Annotated
@@ -13,6 +13,10 @@ from onward.api.native.schemas import (
     API_PREFIX,
     COMMON_PROBLEMS,
     NAME_LENGTH,
+    AccessKeyCreatedOut,
+    AccessKeyIn,
+    AccessKeyListOut,
+    AccessKeyOut,
     ApiKeyCreatedOut,
     ApiKeyIn,
     ApiKeyListOut,
@@ -254,6 +258,70 @@ async def revoke_api_key(
 
     async def act(caller: Caller) -> Reply:
         await services.access.revoke_api_key(principal, key_id)
+        return Reply(status=204)
+
+    return await idem.run(act)
+
+
+# -- access keys (AK/SK) -----------------------------------------------------------
+
+
+@router.get("/access-keys", tags=["access keys"], response_model=AccessKeyListOut)
+async def list_access_keys(
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    user: Annotated[str | None, Query(max_length=NAME_LENGTH)] = None,
+) -> AccessKeyListOut:
+    """List the caller's access keys, revoked ones included (a user's: superusers)."""
+    keys = await services.access_keys.list_keys(principal, user=user)
+    return AccessKeyListOut(access_keys=[AccessKeyOut.of(k) for k in keys])
+
+
+@router.post(
+    "/access-keys",
+    tags=["access keys"],
+    status_code=201,
+    response_model=AccessKeyCreatedOut,
+    responses=_WRITE,
+)
+async def create_access_key(
+    body: AccessKeyIn, principal: CurrentPrincipal, idem: Idem, services: ServicesDep
+) -> Response:
+    """Make an access key acting as the caller; its secret key is shown this once.
+
+    The access key id (AK) and secret key (SK) sign requests of the SecMaster
+    dialect (SDK-HMAC-SHA256). A server without ONWARD_ACCESS_KEY_MASTER makes
+    none: 409.
+    """
+
+    async def act(caller: Caller) -> Reply:
+        issued = await services.access_keys.create(
+            principal,
+            name=body.name,
+            workspace=body.workspace,
+            role=body.role,
+            expires_in=body.lifetime(),
+            user=body.user,
+        )
+        key = AccessKeyCreatedOut.issued(issued)
+        return Reply(status=201, body=key, secret_fields=("secret_key",))
+
+    return await idem.run(act)
+
+
+@router.delete(
+    "/access-keys/{access_key_id}",
+    tags=["access keys"],
+    status_code=204,
+    response_class=Response,
+)
+async def revoke_access_key(
+    access_key_id: str, principal: CurrentPrincipal, idem: Idem, services: ServicesDep
+) -> Response:
+    """Revoke one of the caller's access keys (anyone's, for a superuser)."""
+
+    async def act(caller: Caller) -> Reply:
+        await services.access_keys.revoke(principal, access_key_id)
         return Reply(status=204)
 
     return await idem.run(act)

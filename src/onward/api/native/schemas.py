@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from onward.api.problems import PROBLEM_MEDIA_TYPE
 from onward.domain.access import Credential, Principal, Role, User, Workspace
 from onward.service.access import Member
+from onward.service.access_keys import IssuedAccessKey
 from onward.service.auth import IssuedSecret
 from onward.service.plan_library import LocatedProblem
 from onward.service.ports import PlanSummary, PlanVersion
@@ -228,8 +229,8 @@ class MemberListOut(BaseModel):
     members: list[MemberOut]
 
 
-class ApiKeyIn(In):
-    """A new API key, optionally limited to a workspace, a role and a lifetime."""
+class KeyIn(In):
+    """A new key, optionally limited to a workspace, a role and a lifetime."""
 
     name: str = Field(min_length=1, max_length=NAME_LENGTH)
     workspace: str | None = Field(None, max_length=64)
@@ -248,6 +249,23 @@ class ApiKeyIn(In):
         return None if self.expires_in is None else timedelta(seconds=self.expires_in)
 
 
+class ApiKeyIn(KeyIn):
+    """A new API key, optionally limited to a workspace, a role and a lifetime."""
+
+
+def _key_fields(credential: Credential) -> dict[str, Any]:
+    """Return what API and access keys show of their record, but for the id."""
+    return {
+        "user_id": credential.user_id,
+        "name": credential.name,
+        "workspace": credential.workspace,
+        "role": credential.role,
+        "created_at": credential.created_at,
+        "expires_at": credential.expires_at,
+        "revoked_at": credential.revoked_at,
+    }
+
+
 class ApiKeyOut(BaseModel):
     """An API key (never its secret)."""
 
@@ -263,16 +281,7 @@ class ApiKeyOut(BaseModel):
     @classmethod
     def of(cls, credential: Credential) -> Self:
         """Render a key's record."""
-        return cls(
-            key_id=credential.credential_id,
-            user_id=credential.user_id,
-            name=credential.name,
-            workspace=credential.workspace,
-            role=credential.role,
-            created_at=credential.created_at,
-            expires_at=credential.expires_at,
-            revoked_at=credential.revoked_at,
-        )
+        return cls(key_id=credential.credential_id, **_key_fields(credential))
 
 
 class ApiKeyCreatedOut(ApiKeyOut):
@@ -283,14 +292,63 @@ class ApiKeyCreatedOut(ApiKeyOut):
     @classmethod
     def issued(cls, issued: IssuedSecret) -> Self:
         """Render a new key with its secret."""
-        shown = ApiKeyOut.of(issued.credential).model_dump()
-        return cls(**shown, secret=issued.secret)
+        credential = issued.credential
+        return cls(
+            key_id=credential.credential_id,
+            secret=issued.secret,
+            **_key_fields(credential),
+        )
 
 
 class ApiKeyListOut(BaseModel):
     """The caller's API keys."""
 
     api_keys: list[ApiKeyOut]
+
+
+class AccessKeyIn(KeyIn):
+    """A new access key (AK/SK), optionally limited to a workspace, role, lifetime."""
+
+
+class AccessKeyOut(BaseModel):
+    """An access key: its access key id (AK), never its secret key (SK)."""
+
+    access_key_id: str
+    user_id: str
+    name: str
+    workspace: str | None
+    role: Role | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, credential: Credential) -> Self:
+        """Render an access key's record."""
+        return cls(access_key_id=credential.credential_id, **_key_fields(credential))
+
+
+class AccessKeyCreatedOut(AccessKeyOut):
+    """A new access key with its secret key, shown this once (null in a replay)."""
+
+    secret_key: str | None = Field(
+        description="the SK: signs requests with the AK; 40 characters"
+    )
+
+    @classmethod
+    def issued(cls, issued: IssuedAccessKey) -> Self:
+        """Render a new access key with its secret key."""
+        return cls(
+            access_key_id=issued.access_key_id,
+            secret_key=issued.secret_key,
+            **_key_fields(issued.credential),
+        )
+
+
+class AccessKeyListOut(BaseModel):
+    """The caller's access keys."""
+
+    access_keys: list[AccessKeyOut]
 
 
 # -- plans -------------------------------------------------------------------------

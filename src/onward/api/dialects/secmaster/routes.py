@@ -14,6 +14,7 @@ from typing import Annotated, Self, cast
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from onward.api.deps import Services
 from onward.api.dialects.secmaster import schemas, signing
 from onward.api.dialects.secmaster.errors import (
     NOT_FOUND,
@@ -47,18 +48,13 @@ class SecMasterServices:
     clock: Clock
 
     @classmethod
-    def build(cls, runtime: Runtime) -> Self:
-        """Wire the dialect's services over a runtime."""
+    def build(cls, runtime: Runtime, *, keys: AccessKeys) -> Self:
+        """Wire the dialect's services over a runtime, with the app's access keys."""
         clock = runtime.engine.clock
         return cls(
             auth=runtime.auth,
             access=AccessService(store=runtime.store, auth=runtime.auth, clock=clock),
-            keys=AccessKeys(
-                store=runtime.store,
-                auth=runtime.auth,
-                clock=clock,
-                master=runtime.settings.access_key_master,
-            ),
+            keys=keys,
             scans=RunScans(store=runtime.store),
             controls=RunControls(commands=runtime.commands),
             clock=clock,
@@ -70,7 +66,11 @@ def get_services(request: Request) -> SecMasterServices:
     state = request.app.state
     services = getattr(state, "secmaster", None)
     if services is None:
-        services = SecMasterServices.build(cast("Runtime", state.runtime))
+        # the native API's AccessKeys: the keys it makes are the ones verified here
+        native = cast("Services", state.services)
+        services = SecMasterServices.build(
+            cast("Runtime", state.runtime), keys=native.access_keys
+        )
         state.secmaster = services
     return cast("SecMasterServices", services)
 
