@@ -19,11 +19,14 @@ The whole exception tree of Onward.
     │   ├── StaleStateError             (someone else changed the record first)
     │   ├── IdempotencyConflictError    (a key reused with a different request)
     │   ├── AlreadyExistsError          (a name is taken)
-    │   └── PlanInUseError
+    │   ├── PlanInUseError
+    │   └── AccessKeysOffError          (the server has no access_key_master)
     ├── AuthenticationError             (no valid credentials)
     │   └── RateLimitedError            (too many failed logins; try later)
     ├── PermissionDeniedError           (valid credentials, not enough role)
+    │   └── SuperuserRequiredError      (only an unlimited superuser may)
     ├── InvalidDefinitionError          (a plan, parameter set or option is invalid)
+    │   └── PlanInvalidError            (a plan text; each problem with its line)
     ├── StorageError
     └── ActionError                     (a step's action could not be carried out)
 
@@ -235,3 +238,43 @@ class PermissionDeniedError(OnwardError):
         super().__init__(
             f"Your role in workspace {workspace!r} does not allow {permission}"
         )
+
+
+class SuperuserRequiredError(PermissionDeniedError):
+    """Only superusers may do this."""
+
+    def __init__(self, *, action: str) -> None:
+        self.permission = action
+        self.workspace = ""
+        OnwardError.__init__(
+            self, f"Only a superuser, signed in without key limits, may {action}"
+        )
+
+
+class AccessKeysOffError(ConflictError):
+    """Access keys are off: the server has no master secret (access_key_master)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Access keys are off on this server: it has no master secret. Set "
+            "ONWARD_ACCESS_KEY_MASTER (the setting access_key_master: 32 "
+            "characters or more, the same on every server) to turn them on."
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocatedProblem:
+    """A problem of a plan text, with the line it is on when known."""
+
+    path: str
+    message: str
+    #: 1-based line in the text (None for the whole document, or unknown)
+    line: int | None
+
+
+class PlanInvalidError(InvalidDefinitionError):
+    """The plan is invalid; each problem has the line it is on, when known."""
+
+    def __init__(self, problems: Sequence[LocatedProblem]) -> None:
+        self.located = tuple(problems)
+        super().__init__([Problem(p.path, p.message) for p in problems], subject="plan")

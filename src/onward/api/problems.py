@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onward import errors
-from onward.service.plan_library import PlanInvalidError
+from onward.errors import PlanInvalidError
 
 _log = structlog.get_logger("onward.api")
 

@@ -328,17 +328,6 @@ def is_unlimited_superuser(principal: Principal) -> bool:
     )
 
 
-class SuperuserRequiredError(errors.PermissionDeniedError):
-    """Only superusers may do this."""
-
-    def __init__(self, *, action: str) -> None:
-        self.permission = action
-        self.workspace = ""
-        errors.OnwardError.__init__(
-            self, f"Only a superuser, signed in without key limits, may {action}"
-        )
-
-
 def _require_superuser(principal: Principal, action: str) -> None:
     if not is_unlimited_superuser(principal):
-        raise SuperuserRequiredError(action=action)
+        raise errors.SuperuserRequiredError(action=action)

@@ -40,17 +40,6 @@ _ID_PREFIX: Final = "ONW"
 _ID_LENGTH: Final = 20
 
 
-class AccessKeysOffError(errors.ConflictError):
-    """Access keys are off: the server has no master secret (access_key_master)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Access keys are off on this server: it has no master secret. Set "
-            "ONWARD_ACCESS_KEY_MASTER (the setting access_key_master: 32 "
-            "characters or more, the same on every server) to turn them on."
-        )
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IssuedAccessKey:
     """An access key id with its secret key (shown once) and its credential."""
@@ -182,7 +171,7 @@ class AccessKeys:
 
     def _require_master(self) -> bytes:
         if self._master is None:
-            raise AccessKeysOffError
+            raise errors.AccessKeysOffError
         return self._master
 
 

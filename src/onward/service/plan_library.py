@@ -18,26 +18,6 @@ FORMATS: Final = ("yaml", "json")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LocatedProblem:
-    """A problem of a plan text, with the line it is on when known."""
-
-    path: str
-    message: str
-    #: 1-based line in the text (None for the whole document, or unknown)
-    line: int | None
-
-
-class PlanInvalidError(errors.InvalidDefinitionError):
-    """The plan is invalid; each problem has the line it is on, when known."""
-
-    def __init__(self, problems: Sequence[LocatedProblem]) -> None:
-        self.located = tuple(problems)
-        super().__init__(
-            [errors.Problem(p.path, p.message) for p in problems], subject="plan"
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Applied:
     """A stored plan version, and whether applying it made that version."""
 
@@ -68,7 +48,9 @@ class PlanLibrary:
         """Return every version of a plan, oldest first."""
         return await self._store.list_plan_versions(workspace=workspace, name=name)
 
-    def validate(self, text: str, *, format: str | None = None) -> list[LocatedProblem]:
+    def validate(
+        self, text: str, *, format: str | None = None
+    ) -> list[errors.LocatedProblem]:
         """Return the problems of a plan text, actions included (none: valid)."""
         _check_format(format)
         try:
@@ -100,12 +82,12 @@ class PlanLibrary:
         try:
             plan, _ = self._commands.check_plan(text, format=format)
         except errors.InvalidDefinitionError as exc:
-            raise PlanInvalidError(_located(text, exc.problems)) from None
+            raise errors.PlanInvalidError(_located(text, exc.problems)) from None
         if name is not None and plan.name != name:
             message = f"the plan is named {plan.name!r}, not {name!r} as addressed"
-            raise PlanInvalidError(
+            raise errors.PlanInvalidError(
                 [
-                    LocatedProblem(
+                    errors.LocatedProblem(
                         path="name", message=message, line=line_of(text, "name")
                     )
                 ]
@@ -126,9 +108,13 @@ class PlanLibrary:
         return latest.version
 
 
-def _located(text: str, problems: Sequence[errors.Problem]) -> list[LocatedProblem]:
+def _located(
+    text: str, problems: Sequence[errors.Problem]
+) -> list[errors.LocatedProblem]:
     return [
-        LocatedProblem(path=p.path, message=p.message, line=line_of(text, p.path))
+        errors.LocatedProblem(
+            path=p.path, message=p.message, line=line_of(text, p.path)
+        )
         for p in problems
     ]
 
@@ -136,6 +122,6 @@ def _located(text: str, problems: Sequence[errors.Problem]) -> list[LocatedProbl
 def _check_format(format: str | None) -> None:
     if format is not None and format not in FORMATS:
         message = f"unknown plan format {format!r}: use 'yaml' or 'json'"
-        raise PlanInvalidError(
-            [LocatedProblem(path="format", message=message, line=None)]
+        raise errors.PlanInvalidError(
+            [errors.LocatedProblem(path="format", message=message, line=None)]
         )

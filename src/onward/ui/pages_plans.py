@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from onward import errors
+from onward.errors import LocatedProblem, PlanInvalidError
 from onward.service.plan_files import line_of
-from onward.service.plan_library import LocatedProblem, PlanInvalidError
 from onward.ui import csrf, plan_views
 from onward.ui.forms import FormDep
 from onward.ui.rendering import ConsoleRoute, is_htmx, redirect, render

@@ -9,8 +9,8 @@ from typing import Final
 from onward import errors
 from onward.domain.plan_schema import coerce_params
 from onward.domain.plans import ParamSpec, ParamType, Plan
+from onward.errors import LocatedProblem
 from onward.service.operations import OperationView
-from onward.service.plan_library import LocatedProblem
 from onward.service.ports import PlanVersion
 from onward.ui.console import Console
 from onward.ui.forms import Form

@@ -14,9 +14,10 @@ import pytest
 from onward import errors
 from onward.clock import FrozenClock
 from onward.domain.access import CredentialKind, Principal, Role, RoleBinding
+from onward.errors import AccessKeysOffError, SuperuserRequiredError
 from onward.service import auth as auth_module
-from onward.service.access import AccessService, SuperuserRequiredError
-from onward.service.access_keys import AccessKeys, AccessKeysOffError
+from onward.service.access import AccessService
+from onward.service.access_keys import AccessKeys
 from onward.service.auth import AuthService
 from onward.storage.memory import MemoryStore
 

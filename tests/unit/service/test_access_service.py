@@ -7,7 +7,8 @@ import pytest
 from onward import errors
 from onward.clock import FrozenClock
 from onward.domain.access import CredentialKind, Permission, Principal, Role
-from onward.service.access import AccessService, SuperuserRequiredError
+from onward.errors import SuperuserRequiredError
+from onward.service.access import AccessService
 from onward.service.auth import AuthService
 from onward.storage.memory import MemoryStore
 

@@ -7,9 +7,10 @@ import pytest
 from onward import errors
 from onward.clock import FrozenClock
 from onward.config import Settings
+from onward.errors import PlanInvalidError
 from onward.runtime import Runtime
 from onward.service.commands import Caller
-from onward.service.plan_library import PlanInvalidError, PlanLibrary
+from onward.service.plan_library import PlanLibrary
 from onward.storage.memory import MemoryStore
 
 PLAN = (

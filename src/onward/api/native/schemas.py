@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from onward.api.problems import PROBLEM_MEDIA_TYPE
 from onward.domain.access import Credential, Principal, Role, User, Workspace
+from onward.errors import LocatedProblem
 from onward.service.access import Member
 from onward.service.access_keys import IssuedAccessKey
 from onward.service.auth import IssuedSecret
-from onward.service.plan_library import LocatedProblem
 from onward.service.ports import PlanSummary, PlanVersion
 
 #: the path every native route is under
