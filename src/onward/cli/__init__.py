@@ -31,8 +31,8 @@ Exit codes:
   0   success
   1   invalid input (every problem is printed with its path)
   2   usage error (unknown option, missing argument, bad choice)
-  3   not found (plan, run or attempt)
-  4   conflict (the command is impossible in the run's state; the message says why)
+  3   not found (plan, run, attempt, key, user or workspace)
+  4   conflict (impossible in the current state; the message says why)
   5   storage error (the database or the server could not be reached)
   10  --wait: the run halted
   11  --wait: the run failed
