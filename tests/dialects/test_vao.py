@@ -14,11 +14,11 @@ from veeam_support import (
     add_user,
     apply_as,
     cheap_hashes,
-    client,
-    flaky_check,
     make_runtime,
-    serving,
     settle,
+    vao_client,
+    vao_halting_plan,
+    vao_token,
 )
 
 from onward.domain.access import Role
@@ -31,23 +31,6 @@ SEED_PLAN: Final = "b8517d70-028d-4740-a130-787e164a3d83"
 BASE: Final = "https://vao.example:9898"
 PLANS: Final = "/api/v3/Plans"
 DENIED: Final = {"Message": "Authorization has been denied for this request."}
-
-
-def halting_plan(marker: Path) -> str:
-    """Return a plan whose check of target b fails once: its run halts."""
-    return f"""
-name: web
-description: the web tier
-params: {{restore_point: {{type: datetime, required: false}}}}
-groups:
-  - name: g
-    targets: [a, b]
-    steps:
-      - {{name: greet, action: noop}}
-      - name: check
-        action: shell
-        with: {{command: "test {{{{ target.name }}}} != b || {flaky_check(marker)}"}}
-"""
 
 
 REPLICA: Final = """
@@ -92,27 +75,15 @@ def runtime() -> Runtime:
 @pytest.fixture
 async def vao(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     """Yield a client of the started app, as a VAO client reaches it."""
-    async with serving(runtime) as app, client(app, BASE) as http:
+    async with vao_client(runtime, BASE) as http:
         yield http
-
-
-async def token(
-    vao: httpx.AsyncClient, username: str = "ann", password: str = PASSWORD
-) -> dict[str, str]:
-    """Sign in through the token endpoint; return the Authorization header."""
-    answer = await vao.post(
-        "/api/token",
-        data={"grant_type": "password", "username": username, "password": password},
-    )
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 @pytest.fixture
 async def ann(runtime: Runtime, vao: httpx.AsyncClient) -> dict[str, str]:
     """Return the bearer header of ann, an operator."""
     await add_user(runtime, "ann", role=Role.OPERATOR)
-    return await token(vao, "ann")
+    return await vao_token(vao, "ann")
 
 
 async def newest_run(runtime: Runtime, plan: str) -> Run:
@@ -142,7 +113,7 @@ async def test_the_continue_example_continues_the_halted_plan(
     runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str], tmp_path: Path
 ) -> None:
     """POST .../Plans/b8517d70-.../Continue with RetryFailedStep: 200, plan goes on."""
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
     await vao.post(f"{PLANS}/{SEED_PLAN}/Restore", headers=ann)
     await settle(runtime)
     halted = await plan_body(vao, ann)
@@ -267,12 +238,20 @@ async def test_failover_of_a_plan_without_one_is_an_invalid_request(
     runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str], tmp_path: Path
 ) -> None:
     """Failover applies only to replica and storage plans."""
-    await apply_as(runtime, halting_plan(tmp_path / "m"), SEED_PLAN)
+    await apply_as(runtime, vao_halting_plan(tmp_path / "m"), SEED_PLAN)
 
     answer = await vao.post(f"{PLANS}/{SEED_PLAN}/Failover", headers=ann, json={})
 
     assert answer.status_code == 400
-    assert "failover" in answer.json()["ModelState"]["procedure"][0]
+    assert answer.json() == {
+        "Message": "The request is invalid.",
+        "ModelState": {
+            "planId": [
+                "The plan 'web' is a Restore plan: Failover applies to Replica "
+                "and Storage plans."
+            ]
+        },
+    }
 
 
 async def test_undo_and_failback_run_their_procedures_when_the_state_allows(
@@ -296,7 +275,10 @@ async def test_undo_and_failback_run_their_procedures_when_the_state_allows(
     await settle(runtime)
 
     assert early.status_code == 409
-    assert "ready" in early.json()["Message"]
+    assert early.json() == {
+        "Message": "Cannot run Undo on plan 'web-dr' in state READY: "
+        "the plan allows only Failover now."
+    }
     assert undone.status_code == 200
     assert back.status_code == 200
     assert (await newest_run(runtime, "web-dr")).procedure == "failback"
@@ -327,7 +309,7 @@ async def test_each_continue_option_is_onwards_own(
     option: str,
 ) -> None:
     """The six options (in any case) reach the run as Onward's options."""
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
     await vao.post(f"{PLANS}/{SEED_PLAN}/Restore", headers=ann)
     await settle(runtime)
 
@@ -367,7 +349,7 @@ async def test_a_bad_continue_body_is_a_400_in_the_vendors_shape(
     field: str,
 ) -> None:
     """A missing, unknown or malformed option: 400 with ModelState, run untouched."""
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
     await vao.post(f"{PLANS}/{SEED_PLAN}/Restore", headers=ann)
     await settle(runtime)
 
@@ -387,7 +369,7 @@ async def test_continue_of_a_plan_that_is_not_halted_is_refused(
     runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str], tmp_path: Path
 ) -> None:
     """Never run, or finished: 409 with the plan's state in the message."""
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
     never = await vao.post(
         f"{PLANS}/{SEED_PLAN}/Continue",
         headers=ann,
@@ -403,17 +385,22 @@ async def test_continue_of_a_plan_that_is_not_halted_is_refused(
     )
 
     assert never.status_code == 409
-    assert "never run" in never.json()["Message"]
+    assert never.json() == {
+        "Message": "Cannot continue plan 'web' in state READY: "
+        "only a HALTED plan can be continued."
+    }
     assert done.status_code == 409
-    assert "succeeded" in done.json()["Message"]
-    assert set(done.json()) == {"Message"}
+    assert done.json() == {
+        "Message": "Cannot continue plan 'web' in state RESTORE: "
+        "only a HALTED plan can be continued."
+    }
 
 
 async def test_a_body_of_another_media_type_is_a_415(
     runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str], tmp_path: Path
 ) -> None:
     """Only JSON bodies are read."""
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
 
     answer = await vao.post(
         f"{PLANS}/{SEED_PLAN}/Continue",
@@ -451,6 +438,10 @@ async def test_halt_cancels_the_running_plan_which_can_then_run_again(
         "Canceled",
     )
     assert again.status_code == 409
+    assert again.json() == {
+        "Message": "Cannot halt plan 'gated' in state HALTED: "
+        "it was halted by a user already."
+    }
     assert restarted.status_code == 200
 
 
@@ -466,14 +457,17 @@ async def test_a_plan_runs_once_at_a_time(
 
     assert first.status_code == 200
     assert second.status_code == 409
-    assert "waiting" in second.json()["Message"]
+    assert second.json() == {
+        "Message": "Cannot run Restore on plan 'gated' in state RESTORE: the plan "
+        "is still running, and a plan runs one operation at a time."
+    }
 
 
 async def test_a_restore_date_becomes_the_restore_point_parameter(
     runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str], tmp_path: Path
 ) -> None:
     """Restore passes its date as the plan's restore_point; a plan without: 400."""
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
     await runtime.commands.apply_plan(GATED)
 
     answer = await vao.post(
@@ -492,7 +486,9 @@ async def test_a_restore_date_becomes_the_restore_point_parameter(
     run = await newest_run(runtime, "web")
     assert run.params["restore_point"] == "2026-03-01T00:00:00+00:00"
     assert refused.status_code == 400
-    assert "params.restore_point" in refused.json()["ModelState"]
+    assert refused.json()["ModelState"] == {
+        "restorePointDate": ["The plan 'gated' takes no restore point."]
+    }
 
 
 async def test_disable_stops_runs_and_enable_lets_them_start_again(
@@ -500,8 +496,8 @@ async def test_disable_stops_runs_and_enable_lets_them_start_again(
 ) -> None:
     """Disable is a 200 that hides the plan from onlyEnabled and refuses runs."""
     await add_user(runtime, "amy", role=Role.AUTHOR)
-    amy = await token(vao, "amy")
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    amy = await vao_token(vao, "amy")
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
 
     disabled = await vao.post(f"{PLANS}/{SEED_PLAN}/Disable", headers=amy)
     listed = await vao.get(PLANS, params={"onlyEnabled": "true"}, headers=amy)
@@ -529,7 +525,7 @@ async def test_disable_stops_runs_and_enable_lets_them_start_again(
 async def test_plans_are_listed_with_paging_and_only_enabled(
     runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
 ) -> None:
-    """start/limit page the list by name; onlyEnabled keeps every plan."""
+    """start/limit page the list by name; onlyEnabled=true keeps enabled plans."""
     await runtime.commands.apply_plan(AFTER)
     await runtime.commands.apply_plan(GATED)
     await apply_as(runtime, REPLICA, SEED_PLAN)
@@ -556,7 +552,7 @@ async def test_groups_vms_and_steps_are_the_plans_own(
     runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str], tmp_path: Path
 ) -> None:
     """Groups, their VMs and steps, and a VM's steps, with stable GUIDs."""
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
 
     groups = (await vao.get(f"{PLANS}/{SEED_PLAN}/Groups", headers=ann)).json()["data"]
     group = groups[0]["id"]
@@ -605,7 +601,7 @@ async def test_unknown_ids_and_malformed_values_are_answered_in_the_vendors_shap
     status: int,
 ) -> None:
     """404 for what does not exist, 400 for what cannot be read; never a 500."""
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
 
     answer = await vao.get(path, headers=ann)
 
@@ -650,7 +646,7 @@ async def test_the_answer_is_in_the_accepted_type_else_json(
     media: str,
 ) -> None:
     """application/xml, text/json, application/json; anything else: JSON."""
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
     headers = {**ann, **({"Accept": accept} if accept else {})}
 
     answer = await vao.get(f"{PLANS}/{SEED_PLAN}", headers=headers)
@@ -663,7 +659,7 @@ async def test_xml_answers_carry_the_same_facts(
     runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str], tmp_path: Path
 ) -> None:
     """A plan and an error in XML: elements named as the JSON's properties."""
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
     xml = {**ann, "Accept": "application/xml"}
 
     plan = parse_xml((await vao.get(f"{PLANS}/{SEED_PLAN}", headers=xml)).content)
@@ -812,8 +808,8 @@ async def test_a_role_too_low_or_missing_is_forbidden(
     """A viewer reads but cannot continue; a user with no role reads nothing."""
     await add_user(runtime, "vic", role=Role.VIEWER)
     await add_user(runtime, "nob", role=None)
-    vic, nob = await token(vao, "vic"), await token(vao, "nob")
-    await apply_as(runtime, halting_plan(tmp_path / "marker"), SEED_PLAN)
+    vic, nob = await vao_token(vao, "vic"), await vao_token(vao, "nob")
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
 
     read = await vao.get(PLANS, headers=vic)
     run = await vao.post(f"{PLANS}/{SEED_PLAN}/Restore", headers=vic)
@@ -822,4 +818,11 @@ async def test_a_role_too_low_or_missing_is_forbidden(
     assert read.status_code == 200
     assert run.status_code == 403
     assert nothing.status_code == 403
-    assert "Message" in run.json()
+    assert run.json() == {
+        "Message": "Authorization has been denied for this request: it needs the "
+        "Plan Operator, Plan Author or Administrator role."
+    }
+    assert nothing.json() == {
+        "Message": "Authorization has been denied for this request: "
+        "the account has no role."
+    }

@@ -109,3 +109,41 @@ async def settle(runtime: Runtime) -> None:
 def flaky_check(marker: Path) -> str:
     """Return a shell command that fails once, then succeeds (a marker remembers)."""
     return f"test -f {marker} || {{ touch {marker}; exit 1; }}"
+
+
+@asynccontextmanager
+async def vao_client(
+    runtime: Runtime, base_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Yield a client of the started app over the runtime, as VAO clients reach it."""
+    async with serving(runtime) as app, client(app, base_url) as http:
+        yield http
+
+
+async def vao_token(
+    http: httpx.AsyncClient, username: str = "ann", password: str = PASSWORD
+) -> dict[str, str]:
+    """Sign in through the VAO token endpoint; return the Authorization header."""
+    answer = await http.post(
+        "/api/token",
+        data={"grant_type": "password", "username": username, "password": password},
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def vao_halting_plan(marker: Path, *, name: str = "web") -> str:
+    """Return a VAO test plan whose check of target b fails once: its run halts."""
+    return f"""
+name: {name}
+description: the web tier
+params: {{restore_point: {{type: datetime, required: false}}}}
+groups:
+  - name: g
+    targets: [a, b]
+    steps:
+      - {{name: greet, action: noop}}
+      - name: check
+        action: shell
+        with: {{command: "test {{{{ target.name }}}} != b || {flaky_check(marker)}"}}
+"""

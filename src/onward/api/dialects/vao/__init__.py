@@ -7,10 +7,11 @@ concepts onto Onward's and what is not supported.
 
 from fastapi import APIRouter
 
-from onward.api.dialects.vao import auth, routes
+from onward.api.dialects.vao import auth, fallback, routes
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(routes.router)
+router.include_router(fallback.router)

@@ -7,10 +7,10 @@ object with the same names: ``grant_type=password`` with ``username``
 before the last backslash is dropped) and ``password``, or
 ``grant_type=refresh_token`` with ``refresh_token``. It answers
 ``{access_token, token_type, expires_in, refresh_token}``. ``POST /api/logout``
-with the bearer token ends the session and its refresh tokens.
+with the bearer token ends the session and its refresh tokens. A JSON body is
+parsed by ``values.load_json`` (too deep a nesting is an ``invalid_request``).
 """
 
-import json
 from typing import Final
 from urllib.parse import parse_qs
 
@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from onward import errors
+from onward.api.dialects import values
 from onward.api.dialects.vao import render
 from onward.api.dialects.vao.deps import ServicesDep, SignedIn
 from onward.api.dialects.vao.errors import (
@@ -25,8 +26,8 @@ from onward.api.dialects.vao.errors import (
     INVALID_REQUEST,
     UNSUPPORTED_GRANT,
     TokenError,
-    VaoRoute,
 )
+from onward.api.dialects.vao.routing import VaoRoute
 from onward.service.sessions import SessionGrant
 
 router = APIRouter(route_class=VaoRoute, include_in_schema=False)
@@ -88,10 +89,9 @@ def _form(raw: bytes) -> dict[str, str]:
     text = raw.decode("utf-8", errors="replace").strip()
     if text.startswith("{"):
         try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            msg = f"The body is not valid JSON: {exc}"
-            raise TokenError(INVALID_REQUEST, msg) from None
+            document = values.load_json(text)
+        except values.JsonBodyError as exc:
+            raise TokenError(INVALID_REQUEST, str(exc)) from None
         if not isinstance(document, dict):
             msg = "The body must be a form"
             raise TokenError(INVALID_REQUEST, msg)

@@ -22,21 +22,24 @@ an operation Onward does not provide             501
 storage unavailable                              503 (``Retry-After``)
 anything else                                    500, logged
 ===============================================  ======
+
+Messages speak the vendor's words: roles as VAO names them, no workspace; a
+refused plan operation is worded by ``refusals``.
 """
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Final
 
 import structlog
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from onward import errors
 from onward.api.dialects.vao import render
 from onward.api.dialects.vao.schemas import UnsupportedMediaTypeError
+from onward.domain.access import GRANTS, Permission, Role
 
 _log = structlog.get_logger("onward.api.vao")
 
@@ -44,6 +47,16 @@ _log = structlog.get_logger("onward.api.vao")
 DENIED: Final = "Authorization has been denied for this request."
 #: Web API's message for an invalid request (with ModelState)
 INVALID: Final = "The request is invalid."
+#: Web API's message for a failure of the server (``HttpError(Exception, ...)``)
+FAILED: Final = "An error has occurred."
+
+#: the vendor's name of each role, the lowest first
+ROLE_NAMES: Final = {
+    Role.VIEWER: "Viewer",
+    Role.OPERATOR: "Plan Operator",
+    Role.AUTHOR: "Plan Author",
+    Role.ADMIN: "Administrator",
+}
 
 #: OAuth 2.0 error codes of the token endpoint (RFC 6749 section 5.2)
 INVALID_REQUEST: Final = "invalid_request"
@@ -105,7 +118,9 @@ def error_response(
     """Return an ``HttpError`` body in the media type the request accepts."""
     body: dict[str, Any] = {"Message": message}
     if model_state:
-        body["ModelState"] = dict(model_state)
+        body["ModelState"] = {
+            key: render.TextList(messages) for key, messages in model_state.items()
+        }
     extra = dict(headers or {})
     if status == 401:
         extra.setdefault("WWW-Authenticate", 'Bearer realm="VAO"')
@@ -132,12 +147,13 @@ def onward_error_response(request: Request, exc: errors.OnwardError) -> Response
         headers["Retry-After"] = "1"
     if status == 500:
         _log.error("vao.error", error=exc.message, kind=type(exc).__name__)
-        return error_response(request, 500, "An error has occurred.")
+        return error_response(request, 500, FAILED)
     if status == 401:
         return error_response(request, 401, DENIED, headers=headers)
     if isinstance(exc, errors.WorkspaceNotFoundError):
-        msg = f"You have no role in workspace {exc.workspace!r}."
-        return error_response(request, 403, msg)
+        return error_response(request, 403, f"{DENIED[:-1]}: the account has no role.")
+    if isinstance(exc, errors.PermissionDeniedError):
+        return error_response(request, 403, forbidden_message(exc))
     if isinstance(exc, errors.InvalidDefinitionError):
         state: dict[str, list[str]] = {}
         for problem in exc.problems:
@@ -160,34 +176,51 @@ def validation_error_response(
     return error_response(request, 400, INVALID, model_state=state)
 
 
-class VaoRoute(APIRoute):
-    """A route answering in the vendor's shapes, whatever goes wrong."""
+def forbidden_message(exc: errors.PermissionDeniedError) -> str:
+    """Return a refusal for a role too low, naming the vendor's roles that may."""
+    permission = Permission(exc.permission)
+    roles = [name for role, name in ROLE_NAMES.items() if permission in GRANTS[role]]
+    names = ", ".join(roles[:-1]) + " or " + roles[-1] if len(roles) > 1 else roles[0]
+    return f"{DENIED[:-1]}: it needs the {names} role."
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the handler: errors become the vendor's errors."""
-        handler = super().get_route_handler()
 
-        async def answer(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except TokenError as exc:
-                return token_error(exc)
-            except VaoRequestError as exc:
-                return error_response(
-                    request, exc.status, exc.message, headers=exc.headers
-                )
-            except UnsupportedMediaTypeError as exc:
-                msg = (
-                    f"The request entity's media type '{exc.media_type}' "
-                    "is not supported for this resource."
-                )
-                return error_response(request, 415, msg)
-            except errors.OnwardError as exc:
-                return onward_error_response(request, exc)
-            except RequestValidationError as exc:
-                return validation_error_response(request, exc)
-            except HTTPException as exc:
-                phrase = HTTPStatus(exc.status_code).phrase
-                return error_response(request, exc.status_code, phrase)
+#: the errors ``vendor_error`` answers; anything else is a failure (``failure``)
+EXPECTED: Final = (
+    TokenError,
+    VaoRequestError,
+    UnsupportedMediaTypeError,
+    errors.OnwardError,
+    RequestValidationError,
+    HTTPException,
+)
 
-        return answer
+
+def vendor_error(request: Request, exc: Exception) -> Response:
+    """Return one of the ``EXPECTED`` errors in the vendor's status code and body."""
+    if isinstance(exc, TokenError):
+        return token_error(exc)
+    if isinstance(exc, VaoRequestError):
+        return error_response(request, exc.status, exc.message, headers=exc.headers)
+    if isinstance(exc, UnsupportedMediaTypeError):
+        msg = (
+            f"The request entity's media type '{exc.media_type}' "
+            "is not supported for this resource."
+        )
+        return error_response(request, 415, msg)
+    if isinstance(exc, errors.OnwardError):
+        return onward_error_response(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return validation_error_response(request, exc)
+    if isinstance(exc, HTTPException):
+        phrase = HTTPStatus(exc.status_code).phrase
+        return error_response(request, exc.status_code, phrase)
+    raise exc
+
+
+def failure(request: Request) -> Response:
+    """Log the exception being handled, with its traceback; answer Web API's 500.
+
+    Call it from an ``except`` block only.
+    """
+    _log.exception("vao.request_failed", method=request.method, path=request.url.path)
+    return error_response(request, 500, FAILED)

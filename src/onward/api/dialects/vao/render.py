@@ -5,10 +5,14 @@ The media type follows ``Accept``: ``application/json`` (the default),
 ``text/json`` or ``application/xml``; any other type is answered in JSON, as
 the vendor does. XML is the JSON's shape in elements (the vendor publishes no
 schema for v3): one element per property, list items named after their type,
-null as ``i:nil="true"``.
+null as ``i:nil="true"``. No text is written as it came: element names pass
+through ``xml_name`` (ASP.NET's ``XmlConvert.EncodeLocalName``), text through
+``values.xml_text``, so a client's key or control character cannot break the
+document.
 """
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -16,6 +20,7 @@ from xml.etree import ElementTree as ET
 
 from fastapi import Request, Response
 
+from onward.api.dialects import values
 from onward.api.dialects.vao.schemas import PREFIX
 from onward.domain.plans import Group, PlanKind, Step, Target
 from onward.domain.recovery import RecoveryState
@@ -27,6 +32,24 @@ TEXT_JSON: Final = "text/json"
 XML: Final = "application/xml"
 _OFFERED: Final = (JSON, TEXT_JSON, XML)
 _NIL_NS: Final = "http://www.w3.org/2001/XMLSchema-instance"
+#: the element name of an empty key (ASP.NET Core's name for it; Web API would fail)
+EMPTY_KEY: Final = "MVC-Empty"
+_NAME_START: Final = re.compile("[A-Za-z_]")
+_NAME_CHAR: Final = re.compile(r"[A-Za-z0-9_.\-]")
+#: text that reads as an escape, whose underscore is escaped in turn (as .NET does)
+_LOOKS_ESCAPED: Final = re.compile("_[Xx](?:[0-9A-Fa-f]{4}|[0-9A-Fa-f]{8})_")
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+class TextList(tuple[str, ...]):
+    """Strings written as a list in JSON and as one space-separated text in XML.
+
+    So .NET's ``XmlWriter.WriteValue`` writes the ``string[]`` of a ModelState
+    entry (aspnet/AspNetWebStack ``src/System.Web.Http/HttpError.cs``).
+    """
+
+    __slots__ = ()
+
 
 # --- media types ------------------------------------------------------------------
 
@@ -101,8 +124,9 @@ def json_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """Return a JSON body (of type application/json or text/json)."""
+    text = _LONE_SURROGATE.sub("\ufffd", json.dumps(body, ensure_ascii=False))
     return Response(
-        json.dumps(body, ensure_ascii=False).encode(),
+        text.encode(),
         status_code=status,
         media_type=f"{media}; charset=utf-8",
         headers=dict(headers or {}),
@@ -122,19 +146,43 @@ def to_xml(root: str, body: Any, *, item: str = "") -> bytes:
     return declaration + ET.tostring(element, encoding="unicode").encode()
 
 
+def xml_name(key: str) -> str:
+    """Return a key as an XML element name, as .NET's ``XmlConvert.EncodeLocalName``.
+
+    Each character a name cannot hold becomes ``_xHHHH_`` (``_xHHHHHHHH_``
+    past U+FFFF), and so does the underscore of text that reads as such an
+    escape. Unlike .NET, every character outside ASCII letters, digits, ``_``,
+    ``-`` and ``.`` is escaped (chosen: any XML parser accepts the result).
+    """
+    if not key:
+        return EMPTY_KEY
+    escaped = {found.start() for found in _LOOKS_ESCAPED.finditer(key)}
+    name = []
+    for index, char in enumerate(key):
+        allowed = _NAME_START if index == 0 else _NAME_CHAR
+        if index in escaped or not allowed.fullmatch(char):
+            code = ord(char)
+            name.append(f"_x{code:04X}_" if code <= 0xFFFF else f"_x{code:08X}_")
+        else:
+            name.append(char)
+    return "".join(name)
+
+
 def _fill(element: ET.Element, value: Any, item: str) -> None:
     if value is None:
         element.set("i:nil", "true")
+    elif isinstance(value, TextList):
+        element.text = values.xml_text(" ".join(value))
     elif isinstance(value, Mapping):
         for key, child in value.items():
-            _fill(ET.SubElement(element, key), child, item)
+            _fill(ET.SubElement(element, xml_name(str(key))), child, item)
     elif isinstance(value, Sequence) and not isinstance(value, str):
         for child in value:
             _fill(ET.SubElement(element, item or "Item"), child, item)
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     else:
-        element.text = str(value)
+        element.text = values.xml_text(str(value))
 
 
 # --- plan states ------------------------------------------------------------------
@@ -180,6 +228,11 @@ _RESULTS: Final = {
 _PLAN_TYPES: Final = {PlanKind.REPLICA: "Replica", PlanKind.STORAGE: "Storage"}
 
 
+def plan_type(status: PlanStatus) -> str:
+    """Return the vendor's type of a plan: ``Replica``, ``Storage`` or ``Restore``."""
+    return _PLAN_TYPES.get(status.plan.kind, "Restore")
+
+
 def plan_state(status: PlanStatus) -> tuple[str, str]:
     """Return the vendor's (state, stateName) of a plan."""
     run = status.last_run
@@ -216,7 +269,7 @@ def plan_info(status: PlanStatus) -> dict[str, Any]:
         "id": str(status.uid),
         "name": status.summary.name,
         "description": status.plan.description,
-        "planType": _PLAN_TYPES.get(status.plan.kind, "Restore"),
+        "planType": plan_type(status),
         "enabled": status.summary.enabled,
         "state": state,
         "stateName": state_name,

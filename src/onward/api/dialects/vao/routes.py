@@ -2,35 +2,40 @@
 VAO v3 plan routes under ``/api/v3``: plans, groups, VMs, steps and operations.
 
 Reading needs the read permission; Halt, Continue, Failover, Restore, Undo and
-FailbackToProduction the operate permission; Enable the author permission. A
-plan's groups, VMs and steps are those of its main procedure (see
+FailbackToProduction the operate permission; Enable and Disable the author
+permission. A plan's groups, VMs and steps are those of its main procedure (see
 ``service.plan_status``). The operations answer 200 without a body, as the
-vendor does; the run they start or steer shows in the plan's state. Halt
-cancels the plan's newest run gracefully (Onward has no pause: a halted-by-
-operator plan cannot be continued, only run again or undone).
+vendor does; the run they start or steer shows in the plan's state, and their
+refusals are worded by ``refusals``. Halt cancels the plan's newest run
+gracefully (Onward has no pause: a halted-by-operator plan cannot be
+continued, only run again or undone).
 """
 
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Final
+from contextlib import AbstractAsyncContextManager
+from typing import Final
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
-from starlette.routing import Match
 
 from onward.api.dialects.vao import render
 from onward.api.dialects.vao.deps import (
     Author,
     GroupId,
     Limit,
+    OnlyEnabled,
     Operator,
     PlanId,
     Reader,
     ServicesDep,
     Start,
+    VaoServices,
     VmId,
 )
-from onward.api.dialects.vao.errors import VaoRequestError, VaoRoute
+from onward.api.dialects.vao.errors import VaoRequestError
+from onward.api.dialects.vao.refusals import Operation, vendor_words
+from onward.api.dialects.vao.routing import VaoRoute
 from onward.api.dialects.vao.schemas import (
     PREFIX,
     ContinueIn,
@@ -40,7 +45,7 @@ from onward.api.dialects.vao.schemas import (
     RestoreIn,
     parse_body,
 )
-from onward.service.commands import RecoveryOptions
+from onward.service.commands import Caller, RecoveryOptions
 
 router = APIRouter(route_class=VaoRoute, include_in_schema=False)
 
@@ -65,9 +70,9 @@ async def list_plans(
     request: Request,
     caller: Reader,
     services: ServicesDep,
-    start: Start = 0,
-    limit: Limit = None,
-    only_enabled: Annotated[bool, Query(alias="onlyEnabled")] = False,
+    start: Start,
+    limit: Limit,
+    only_enabled: OnlyEnabled,
 ) -> Response:
     """Return the plans (only the enabled ones with onlyEnabled=true)."""
     statuses, total = await services.statuses.list_statuses(
@@ -96,8 +101,8 @@ async def list_groups(
     caller: Reader,
     services: ServicesDep,
     plan_id: PlanId,
-    start: Start = 0,
-    limit: Limit = None,
+    start: Start,
+    limit: Limit,
 ) -> Response:
     """Return the plan's VM groups."""
     status = await services.statuses.get(caller.workspace, plan_id)
@@ -115,8 +120,8 @@ async def list_vms(
     services: ServicesDep,
     plan_id: PlanId,
     group_id: GroupId,
-    start: Start = 0,
-    limit: Limit = None,
+    start: Start,
+    limit: Limit,
 ) -> Response:
     """Return the VMs (targets) of a group."""
     status, group = await services.statuses.get_group(
@@ -134,8 +139,8 @@ async def list_group_steps(
     services: ServicesDep,
     plan_id: PlanId,
     group_id: GroupId,
-    start: Start = 0,
-    limit: Limit = None,
+    start: Start,
+    limit: Limit,
 ) -> Response:
     """Return the steps of a group."""
     status, group = await services.statuses.get_group(
@@ -156,8 +161,8 @@ async def list_group_vm_steps(
     plan_id: PlanId,
     group_id: GroupId,
     vm_id: VmId,
-    start: Start = 0,
-    limit: Limit = None,
+    start: Start,
+    limit: Limit,
 ) -> Response:
     """Return the steps a VM of a group goes through."""
     status, group, target = await services.statuses.get_target(
@@ -177,8 +182,8 @@ async def list_vm_steps(
     services: ServicesDep,
     plan_id: PlanId,
     vm_id: VmId,
-    start: Start = 0,
-    limit: Limit = None,
+    start: Start,
+    limit: Limit,
 ) -> Response:
     """Return the steps a VM of the plan goes through (whatever its group)."""
     status, group, target = await services.statuses.get_target(
@@ -215,7 +220,8 @@ async def halt_plan(
 ) -> Response:
     """Halt a plan: cancel its newest run gracefully (running steps finish)."""
     parse_body(HaltIn, await request.body(), _type(request), required=False)
-    await services.runs.cancel_newest(caller, plan_id)
+    async with _refused(services, caller, plan_id, Operation.HALT):
+        await services.runs.cancel_newest(caller, plan_id)
     return render.empty()
 
 
@@ -225,7 +231,9 @@ async def continue_plan(
 ) -> Response:
     """Continue a HALTED plan by one of the six options."""
     body = parse_body(ContinueIn, await request.body(), _type(request), required=True)
-    await services.runs.continue_newest(caller, plan_id, body.option())
+    option = body.option()
+    async with _refused(services, caller, plan_id, Operation.CONTINUE):
+        await services.runs.continue_newest(caller, plan_id, option)
     return render.empty()
 
 
@@ -236,16 +244,17 @@ async def failover_plan(
     """Run the failover procedure of a replica or storage plan."""
     body = parse_body(FailoverIn, await request.body(), _type(request), required=False)
     point = body.restore_point_date
-    await services.runs.start(
-        caller,
-        plan_id,
-        procedure="failover",
-        chain=body.execute_chained_plans,
-        recovery=RecoveryOptions(
-            restore_point=point.isoformat() if point is not None else None,
-            protect_after=body.protect_storage_volumes,
-        ),
-    )
+    async with _refused(services, caller, plan_id, Operation.FAILOVER):
+        await services.runs.start(
+            caller,
+            plan_id,
+            procedure="failover",
+            chain=body.execute_chained_plans,
+            recovery=RecoveryOptions(
+                restore_point=point.isoformat() if point is not None else None,
+                protect_after=body.protect_storage_volumes,
+            ),
+        )
     return render.empty()
 
 
@@ -256,13 +265,13 @@ async def restore_plan(
     """Run the plan's ``run`` procedure (a restore date is its restore_point param)."""
     body = parse_body(RestoreIn, await request.body(), _type(request), required=False)
     point = body.restore_point_date
-    await services.runs.start(
-        caller,
-        plan_id,
-        params={"restore_point": point.isoformat()} if point is not None else None,
-        chain=body.execute_chained_plans,
-        recovery=RecoveryOptions(protect_after=body.protect_storage_volumes),
-    )
+    async with _refused(services, caller, plan_id, Operation.RESTORE):
+        await services.runs.start(
+            caller,
+            plan_id,
+            params={"restore_point": point.isoformat()} if point is not None else None,
+            chain=body.execute_chained_plans,
+        )
     return render.empty()
 
 
@@ -271,7 +280,8 @@ async def undo_plan(
     caller: Operator, services: ServicesDep, plan_id: PlanId
 ) -> Response:
     """Run the undo_failover procedure of a replica or storage plan."""
-    await services.runs.start(caller, plan_id, procedure="undo_failover")
+    async with _refused(services, caller, plan_id, Operation.UNDO):
+        await services.runs.start(caller, plan_id, procedure="undo_failover")
     return render.empty()
 
 
@@ -281,7 +291,8 @@ async def failback_plan(
 ) -> Response:
     """Run the failback procedure (its restore location is the procedure's own)."""
     parse_body(FailbackIn, await request.body(), _type(request), required=False)
-    await services.runs.start(caller, plan_id, procedure="failback")
+    async with _refused(services, caller, plan_id, Operation.FAILBACK):
+        await services.runs.start(caller, plan_id, procedure="failback")
     return render.empty()
 
 
@@ -303,27 +314,12 @@ for _operation, _reason in UNSUPPORTED.items():
     )
 
 
-@router.api_route(
-    f"{PREFIX}/{{path:path}}",
-    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-)
-async def no_resource(request: Request) -> Response:
-    """Answer a request that matches no resource as Web API does (404 or 405)."""
-    allowed = sorted(
-        {
-            method
-            for route in router.routes
-            if isinstance(route, APIRoute)
-            and route.endpoint is not no_resource
-            and route.matches(request.scope)[0] is Match.PARTIAL
-            for method in route.methods or ()
-        }
+def _refused(
+    services: VaoServices, caller: Caller, plan_id: uuid.UUID, operation: Operation
+) -> AbstractAsyncContextManager[None]:
+    return vendor_words(
+        services.statuses, workspace=caller.workspace, plan=plan_id, operation=operation
     )
-    if allowed:
-        msg = f"The requested resource does not support http method '{request.method}'."
-        raise VaoRequestError(405, msg, headers={"Allow": ", ".join(allowed)})
-    msg = f"No HTTP resource was found that matches the request URI '{request.url}'."
-    raise VaoRequestError(404, msg)
 
 
 def _type(request: Request) -> str | None:

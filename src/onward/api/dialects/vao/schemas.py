@@ -5,17 +5,32 @@ Bodies are read as ASP.NET Web API reads them (Json.NET): property names match
 whatever their case (the vendor's own examples spell ``fullstop`` and
 ``restorepointDate`` where its tables say ``fullStop`` and ``restorePointDate``),
 enum values too, and properties it does not know are ignored. A property given
-twice in different cases with different values is refused.
+twice in different cases with different values is refused. Bodies are parsed
+by ``values.load_json`` (too deep a nesting is an invalid request).
+
+Booleans are read as Json.NET reads a ``bool``: JSON ``true``/``false``, a
+number (0 is false, any other true), or the text ``true``/``false`` in any
+case with surrounding spaces (.NET's ``bool.TryParse``); any other text, an
+empty one or null is refused (JamesNK/Newtonsoft.Json ``JsonReader.ReadAsBoolean``,
+and its test ``DeserializeBooleans``).
 """
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from onward import errors
+from onward.api.dialects import values
 from onward.domain.events import ContinueOption
 
 #: where the plans API lives
@@ -33,6 +48,31 @@ CONTINUE_OPTIONS: Final[Mapping[str, ContinueOption]] = {
 _OPTIONS_BY_LOWER: Final = {name.lower(): name for name in CONTINUE_OPTIONS}
 
 _BODY_TYPES: Final = ("application/json", "text/json")
+#: the error type of a value refused with a message of the vendor's own
+_VENDOR_MESSAGE: Final = "vendor_message"
+
+
+def _json_net_bool(value: Any) -> bool:
+    """Return a body value as Json.NET reads it into a ``bool``; refuse the rest."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in ("true", "false"):
+        return word == "true"
+    if value is None or value == "":
+        message = "Error converting value {null} to type 'System.Boolean'."
+    elif isinstance(value, str):
+        message = "Could not convert string to boolean: {value}."
+    else:
+        token = "StartArray" if isinstance(value, list) else "StartObject"
+        message = f"Error reading boolean. Unexpected token: {token}."
+    raise PydanticCustomError(_VENDOR_MESSAGE, message, {"value": value})
+
+
+#: a boolean property (Json.NET's reading of a ``bool``)
+VendorBool = Annotated[bool, BeforeValidator(_json_net_bool)]
 
 
 class _Body(BaseModel):
@@ -62,28 +102,42 @@ class ContinueIn(_Body):
 class HaltIn(_Body):
     """``POST /Plans/{planId}/Halt``."""
 
-    full_stop: bool = Field(default=True, alias="fullstop")
+    full_stop: VendorBool = Field(default=True, alias="fullstop")
 
 
 class FailoverIn(_Body):
     """``POST /Plans/{planId}/Failover`` (``restorepointDate`` spelled either way)."""
 
-    execute_chained_plans: bool = Field(default=False, alias="executechainedplans")
+    execute_chained_plans: VendorBool = Field(
+        default=False, alias="executechainedplans"
+    )
     restore_point_date: datetime | None = Field(default=None, alias="restorepointdate")
-    protect_storage_volumes: bool = Field(default=False, alias="protectstoragevolumes")
+    protect_storage_volumes: VendorBool = Field(
+        default=False, alias="protectstoragevolumes"
+    )
 
 
 class RestoreIn(FailoverIn):
-    """``POST /Plans/{planId}/Restore``."""
+    """``POST /Plans/{planId}/Restore`` (protecting storage follows failovers only)."""
 
     restore_location_id: str | None = Field(default=None, alias="restorelocationid")
+
+    @field_validator("protect_storage_volumes")
+    @classmethod
+    def _no_protect(cls, protect: bool) -> bool:
+        if protect:
+            message = "protectStorageVolumes applies to Failover only."
+            raise PydanticCustomError(_VENDOR_MESSAGE, message)
+        return protect
 
 
 class FailbackIn(_Body):
     """``POST /Plans/{planId}/FailbackToProduction``."""
 
     restore_location_id: str | None = Field(default=None, alias="restorelocationid")
-    failback_restore_vm_tags: bool = Field(default=False, alias="failbackrestorevmtags")
+    failback_restore_vm_tags: VendorBool = Field(
+        default=False, alias="failbackrestorevmtags"
+    )
 
 
 #: the vendor's spelling of each property, for error messages
@@ -124,10 +178,9 @@ def parse_body(
             raise _invalid(msg)
         raw = b"{}"
     try:
-        document = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        msg = f"The body is not valid JSON: {exc}"
-        raise _invalid(msg) from None
+        document = values.load_json(raw)
+    except values.JsonBodyError as exc:
+        raise _invalid(str(exc)) from None
     if not isinstance(document, dict):
         msg = "The body must be a JSON object."
         raise _invalid(msg)
@@ -168,7 +221,10 @@ def _vendor_name(location: tuple[int | str, ...]) -> str:
 def _message(error: Mapping[str, Any]) -> str:
     if error.get("type") == "missing":
         return f"The {_vendor_name(error['loc'])} field is required."
-    return f"The value '{error.get('input')}' is not valid: {error.get('msg')}."
+    if error.get("type") == _VENDOR_MESSAGE:
+        return str(error.get("msg"))
+    reason = str(error.get("msg")).rstrip(".")
+    return f"The value '{error.get('input')}' is not valid: {reason}."
 
 
 def _invalid(message: str, *, at: str = "request") -> errors.InvalidDefinitionError:

@@ -1,0 +1,28 @@
+"""
+VAO requests no resource takes: Web API's 404, or its 405 with ``Allow``.
+
+Included after every other VAO route: the sign-in paths and anything under
+``/api/v3`` that matched no route (or matched it with another method, HEAD and
+OPTIONS included) are answered here, in any case, in the vendor's envelope.
+"""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from onward.api.dialects.vao import auth, routes
+from onward.api.dialects.vao.routing import METHODS, VaoRoute, unmatched
+from onward.api.dialects.vao.schemas import PREFIX
+
+router = APIRouter(route_class=VaoRoute, include_in_schema=False)
+
+#: the paths answered here: the sign-in endpoints and all under the plans API
+PATHS = ("/api/token", "/token", "/api/logout", f"{PREFIX}/{{path:path}}")
+
+
+async def no_resource(request: Request) -> Response:
+    """Answer a request that matches no resource as Web API does (404 or 405)."""
+    unmatched(request, [*auth.router.routes, *routes.router.routes])
+
+
+for _path in PATHS:
+    router.add_api_route(_path, no_resource, methods=list(METHODS))

@@ -1,0 +1,481 @@
+"""The VAO v3 dialect reads requests as Web API does: failures, methods, XML, types."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Final
+from xml.etree import ElementTree as ET
+
+import httpx
+import pytest
+import structlog
+from veeam_support import (
+    PASSWORD,
+    add_user,
+    apply_as,
+    cheap_hashes,
+    make_runtime,
+    settle,
+    vao_client,
+    vao_halting_plan,
+    vao_token,
+)
+
+from onward.api.dialects.vao import render
+from onward.domain.access import Role
+from onward.domain.runs import RunStatus
+from onward.runtime import Runtime
+from onward.service.plan_status import PlanStatuses, latest_run
+
+SEED_PLAN: Final = "b8517d70-028d-4740-a130-787e164a3d83"
+BASE: Final = "https://vao.example:9898"
+PLANS: Final = "/api/v3/Plans"
+PLAN: Final = f"{PLANS}/{SEED_PLAN}"
+INVALID: Final = "The request is invalid."
+XML: Final = {"Accept": "application/xml"}
+
+GATED: Final = """
+name: gated
+groups:
+  - name: g
+    targets: [a]
+    steps: [{name: ok, action: approval, with: {message: go}}]
+"""
+SIMPLE: Final = """
+name: web
+groups: [{name: g, targets: [a], steps: [{name: one, action: noop}]}]
+"""
+
+
+@pytest.fixture(autouse=True)
+def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash passwords quickly."""
+    cheap_hashes(monkeypatch)
+
+
+@pytest.fixture
+def runtime() -> Runtime:
+    """Return a runtime that executes steps here."""
+    return make_runtime()
+
+
+@pytest.fixture
+async def vao(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """Yield a client of the started app, as a VAO client reaches it."""
+    async with vao_client(runtime, BASE) as http:
+        yield http
+
+
+@pytest.fixture
+async def ann(runtime: Runtime, vao: httpx.AsyncClient) -> dict[str, str]:
+    """Return the bearer header of ann, an operator."""
+    await add_user(runtime, "ann", role=Role.OPERATOR)
+    return await vao_token(vao, "ann")
+
+
+def parse_xml(content: bytes) -> ET.Element:
+    """Return the root element of one of the app's XML answers (it must parse)."""
+    return ET.fromstring(content)  # noqa: S314 - the app's own answer
+
+
+def invalid(model_state: dict[str, list[str]]) -> dict[str, Any]:
+    """Return Web API's body of an invalid request with this ModelState."""
+    return {"Message": INVALID, "ModelState": model_state}
+
+
+async def continue_with(
+    vao: httpx.AsyncClient, auth: dict[str, str], option: str, path: str = PLAN
+) -> httpx.Response:
+    """POST Continue with a continue option."""
+    return await vao.post(
+        f"{path}/Continue", headers=auth, json={"executionContinueOptions": option}
+    )
+
+
+# --- 500: the vendor's envelope, the cause in the log -------------------------------
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/xml"])
+async def test_an_unexpected_error_is_the_vendors_500_and_is_logged(
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    accept: str,
+) -> None:
+    """A bug answers Web API's 500 in the accepted type; its traceback is logged."""
+
+    async def broken(*_: object, **__: object) -> None:
+        msg = "secret internals"
+        raise RuntimeError(msg)
+
+    monkeypatch.setattr(PlanStatuses, "list_statuses", broken)
+    with structlog.testing.capture_logs() as logs:
+        answer = await vao.get(PLANS, headers={**ann, "Accept": accept})
+
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == f"{accept}; charset=utf-8"
+    assert "secret internals" not in answer.text
+    if accept == "application/json":
+        assert answer.json() == {"Message": "An error has occurred."}
+    else:
+        assert parse_xml(answer.content).findtext("Message") == "An error has occurred."
+    assert [(e["event"], e["log_level"], e["exc_info"]) for e in logs] == [
+        ("vao.request_failed", "error", True)
+    ]
+    assert logs[0]["path"] == PLANS
+
+
+async def test_a_body_nested_too_deep_is_an_invalid_request_not_a_500(
+    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
+) -> None:
+    """200,000 brackets on Continue and on the token endpoint: 400s in each shape."""
+    await apply_as(runtime, SIMPLE, SEED_PLAN)
+    deep = b'{"a":' + b"[" * 200_000
+    why = "The body nests lists and objects more than 64 deep."
+
+    plan = await vao.post(
+        f"{PLAN}/Continue",
+        headers={**ann, "Content-Type": "application/json"},
+        content=deep,
+    )
+    sign_in = await vao.post(
+        "/api/token", headers={"Content-Type": "application/json"}, content=deep
+    )
+
+    assert plan.status_code == 400
+    assert plan.json() == invalid({"request": [why]})
+    assert sign_in.status_code == 400
+    assert sign_in.json() == {"error": "invalid_request", "error_description": why}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("start", "9223372036854775808"),
+        ("limit", "2147483648"),
+        ("start", "1.0"),
+        ("limit", "²"),
+        ("limit", "-1"),
+    ],
+    ids=["past-int64", "past-int32", "decimal-point", "superscript", "negative"],
+)
+async def test_paging_values_are_the_vendors_int32(
+    vao: httpx.AsyncClient, ann: dict[str, str], name: str, value: str
+) -> None:
+    """start and limit are Int32 ASCII digits; anything else is a ModelState 400."""
+    answer = await vao.get(PLANS, params={name: value}, headers=ann)
+
+    assert answer.status_code == 400
+    assert answer.json() == invalid(
+        {name: [f"The value '{value}' is not valid for {name}."]}
+    )
+
+
+async def test_paging_names_match_in_any_case_up_to_int32_max(
+    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
+) -> None:
+    """START and Limit are start and limit; 2,147,483,647 is the largest value."""
+    await runtime.commands.apply_plan(SIMPLE)
+    await runtime.commands.apply_plan(GATED)
+
+    page = await vao.get(PLANS, params={"START": "1", "Limit": "1"}, headers=ann)
+    far = await vao.get(PLANS, params={"start": "2147483647"}, headers=ann)
+
+    assert [p["name"] for p in page.json()["data"]] == ["web"]
+    assert far.status_code == 200
+    assert far.json()["pagination"] == {
+        "total": 2,
+        "count": 0,
+        "start": 2147483647,
+        "limit": 2,
+    }
+
+
+# --- 405: every path and method ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/token"),
+        ("GET", "/token"),
+        ("GET", "/api/logout"),
+        ("PUT", "/api/token"),
+        ("DELETE", "/token"),
+        ("OPTIONS", "/api/logout"),
+    ],
+)
+async def test_a_wrong_method_on_the_sign_in_paths_is_the_vendors_405(
+    vao: httpx.AsyncClient, method: str, path: str
+) -> None:
+    """Web API's 405 with Allow: POST, not Onward's problem+json."""
+    answer = await vao.request(method, path)
+
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    assert answer.headers["content-type"] == "application/json; charset=utf-8"
+    assert answer.json() == {
+        "Message": f"The requested resource does not support http method '{method}'."
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("HEAD", PLANS, "GET"),
+        ("HEAD", "/api/token", "POST"),
+        ("OPTIONS", PLANS, "GET"),
+        ("OPTIONS", f"{PLAN}/Continue", "POST"),
+        ("HEAD", f"{PLAN}/Groups", "GET"),
+    ],
+)
+async def test_head_and_options_are_405s_with_allow(
+    runtime: Runtime,
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    method: str,
+    path: str,
+    allow: str,
+) -> None:
+    """Web API serves neither HEAD nor OPTIONS on these resources: 405 and Allow."""
+    await apply_as(runtime, SIMPLE, SEED_PLAN)
+
+    answer = await vao.request(method, path, headers=ann)
+
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == allow
+    assert answer.headers["content-type"] == "application/json; charset=utf-8"
+
+
+# --- XML: well-formed whatever the client sent ---------------------------------------
+
+
+async def test_a_control_character_in_the_path_never_reaches_the_xml(
+    vao: httpx.AsyncClient, ann: dict[str, str]
+) -> None:
+    """GET /Plans/%01 in XML: a document that parses, the character replaced."""
+    answer = await vao.get(f"{PLANS}/%01", headers={**ann, **XML})
+
+    assert answer.status_code == 400
+    error = parse_xml(answer.content)
+    assert error.findtext("ModelState/planId") == (
+        "The value '\ufffd' is not valid for planId."
+    )
+
+
+async def test_a_clients_keys_are_encoded_as_web_api_encodes_element_names(
+    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
+) -> None:
+    """A JSON key sent back in ModelState becomes XmlConvert's _xHHHH_ name."""
+    await apply_as(runtime, SIMPLE, SEED_PLAN)
+
+    answer = await vao.post(
+        f"{PLAN}/Continue",
+        headers={**ann, **XML, "Content-Type": "application/json"},
+        content=b'{"<x y>":1,"<X Y>":2}',
+    )
+
+    assert answer.status_code == 400
+    state = parse_xml(answer.content).find("ModelState")
+    assert state is not None
+    assert [(e.tag, e.text) for e in state] == [
+        (
+            "_x003C_X_x0020_Y_x003E_",
+            "The property is given twice with different values (<X Y>).",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("restorePointDate", "restorePointDate"),
+        ("params.restore_point", "params.restore_point"),
+        ("a-b", "a-b"),
+        ("1st", "_x0031_st"),
+        ("-a", "_x002D_a"),
+        ("a b", "a_x0020_b"),
+        ("a:b", "a_x003A_b"),
+        ("_x0041_", "_x005F_x0041_"),
+        ("_x0041", "_x0041"),
+        ("\u00e9", "_x00E9_"),
+        ("\U0001f600", "_x0001F600_"),
+        ("\x01", "_x0001_"),
+        ("", "MVC-Empty"),
+    ],
+)
+def test_element_names_are_encoded_as_xmlconvert_encodes_local_names(
+    key: str, name: str
+) -> None:
+    """Name characters stay; others, and underscores read as escapes, are escaped."""
+    assert render.xml_name(key) == name
+
+
+def test_the_messages_of_a_property_are_one_text_in_xml() -> None:
+    """As XmlWriter writes a string[]: the messages separated by spaces."""
+    body = {"ModelState": {"k": render.TextList(("One.", "Two."))}}
+
+    content = render.to_xml("Error", body)
+
+    assert parse_xml(content).findtext("ModelState/k") == "One. Two."
+
+
+async def test_a_lone_surrogate_in_a_body_is_an_answer_not_a_500(
+    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
+) -> None:
+    """An escaped lone surrogate echoed in a message is replaced, in JSON and XML."""
+    await apply_as(runtime, SIMPLE, SEED_PLAN)
+    body = b'{"executionContinueOptions": "\\ud800"}'
+    headers = {**ann, "Content-Type": "application/json"}
+
+    as_json = await vao.post(f"{PLAN}/Continue", headers=headers, content=body)
+    as_xml = await vao.post(
+        f"{PLAN}/Continue", headers={**headers, **XML}, content=body
+    )
+
+    message = as_json.json()["ModelState"]["executionContinueOptions"][0]
+    assert as_json.status_code == 400
+    assert message.startswith("The value '\ufffd' is not valid")
+    assert as_xml.status_code == 400
+    xml_message = parse_xml(as_xml.content).findtext(
+        "ModelState/executionContinueOptions"
+    )
+    assert xml_message == message
+
+
+# --- paths in any case ---------------------------------------------------------------
+
+
+async def test_vao_paths_match_in_any_case(
+    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str], tmp_path: Path
+) -> None:
+    """Lower- and upper-case paths reach the same resources, as Web API's routes do."""
+    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
+    lower_plan = f"/api/v3/plans/{SEED_PLAN}"
+
+    restored = await vao.post(f"{lower_plan}/restore", headers=ann)
+    await settle(runtime)
+    shown = await vao.get(f"/API/V3/PLANS/{SEED_PLAN.upper()}", headers=ann)
+    groups = await vao.get(f"{lower_plan}/groups", headers=ann)
+    continued = await continue_with(vao, ann, "RetryFailedStep", path=lower_plan)
+    await settle(runtime)
+
+    assert restored.status_code == 200
+    assert shown.status_code == 200
+    assert (shown.json()["id"], shown.json()["stateName"]) == (SEED_PLAN, "HALTED")
+    assert [g["name"] for g in groups.json()["data"]] == ["g"]
+    assert continued.status_code == 200
+    run = await latest_run(runtime.store, workspace="default", plan="web")
+    assert run is not None
+    assert run.status is RunStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("path", ["/API/TOKEN", "/Token", "/api/Token"])
+async def test_the_token_endpoint_matches_in_any_case(
+    runtime: Runtime, vao: httpx.AsyncClient, path: str
+) -> None:
+    """The sign-in path in any case issues a token; logout too."""
+    await add_user(runtime, "ann")
+
+    answer = await vao.post(
+        path,
+        data={"grant_type": "password", "username": "ann", "password": PASSWORD},
+    )
+    bearer = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    out = await vao.post("/API/LOGOUT", headers=bearer)
+
+    assert answer.status_code == 200
+    assert out.status_code == 200
+
+
+async def test_other_apis_under_api_keep_their_own_paths(
+    vao: httpx.AsyncClient, ann: dict[str, str]
+) -> None:
+    """Enterprise Manager and the native API answer their paths, never VAO."""
+    em = await vao.get("/api/jobs")
+    native = await vao.get("/api/v1/workspaces", headers=ann)
+    unknown = await vao.get("/API/V1/WORKSPACES", headers=ann)
+
+    assert em.status_code == 401
+    assert em.headers["content-type"].startswith("application/xml")
+    assert not em.text.startswith('{"Message"')
+    assert native.headers["content-type"].startswith("application/json")
+    assert "Message" not in native.text
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+
+
+# --- booleans as Json.NET and Web API read them --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "chained"),
+    [(True, True), ("TRUE", True), (" false ", False), (1, True), (0, False)],
+    ids=["json-true", "text-any-case", "text-spaces", "one", "zero"],
+)
+async def test_booleans_are_read_as_json_net_reads_them(
+    runtime: Runtime,
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    value: object,
+    chained: bool,
+) -> None:
+    """JSON booleans, "true"/"false" in any case and numbers are booleans."""
+    await apply_as(runtime, SIMPLE, SEED_PLAN)
+
+    answer = await vao.post(
+        f"{PLAN}/Restore", headers=ann, json={"executeChainedPlans": value}
+    )
+
+    assert answer.status_code == 200
+    run = await latest_run(runtime.store, workspace="default", plan="web")
+    assert run is not None
+    assert run.chain is chained
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("yes", "Could not convert string to boolean: yes."),
+        ("1", "Could not convert string to boolean: 1."),
+        ("", "Error converting value {null} to type 'System.Boolean'."),
+        (None, "Error converting value {null} to type 'System.Boolean'."),
+        ([True], "Error reading boolean. Unexpected token: StartArray."),
+    ],
+    ids=["yes", "text-one", "empty", "null", "list"],
+)
+async def test_other_booleans_are_refused_in_json_nets_words(
+    runtime: Runtime,
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    value: object,
+    message: str,
+) -> None:
+    """Any other text, null or a list for a boolean: 400 naming the property."""
+    await apply_as(runtime, SIMPLE, SEED_PLAN)
+
+    answer = await vao.post(
+        f"{PLAN}/Restore", headers=ann, json={"executeChainedPlans": value}
+    )
+
+    assert answer.status_code == 400
+    assert answer.json() == invalid({"executeChainedPlans": [message]})
+    assert await latest_run(runtime.store, workspace="default", plan="web") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [("TRUE", 200), (" false ", 200), ("yes", 400), ("1", 400), ("", 400)],
+)
+async def test_only_enabled_is_a_dotnet_boolean(
+    vao: httpx.AsyncClient, ann: dict[str, str], value: str, status: int
+) -> None:
+    """onlyEnabled is true or false in any case; anything else is a 400."""
+    answer = await vao.get(PLANS, params={"onlyEnabled": value}, headers=ann)
+
+    assert answer.status_code == status
+    if status == 400:
+        assert answer.json() == invalid(
+            {"onlyEnabled": [f"The value '{value}' is not valid for onlyEnabled."]}
+        )
