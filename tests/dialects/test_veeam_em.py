@@ -7,7 +7,7 @@ import base64
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from xml.etree import ElementTree as ET
 
 import httpx
@@ -113,6 +113,31 @@ def xml(answer: httpx.Response) -> ET.Element:
     return ET.fromstring(answer.content)  # noqa: S314 - the app's own answer
 
 
+def vendor_error(answer: httpx.Response, status: int) -> str:
+    """Return the Message of the vendor's XML Error, after checking its shape."""
+    assert answer.status_code == status, answer.text
+    error = xml(answer)
+    assert error.tag == f"{NS}Error"
+    assert set(error.attrib) == {"Message", "StatusCode"}
+    assert error.attrib["StatusCode"] == str(status)
+    return error.attrib["Message"]
+
+
+def vendor_json_error(answer: httpx.Response, status: int) -> Any:
+    """Return the Message of the vendor's JSON Error, after checking its shape."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/json; charset=utf-8"
+    body = answer.json()
+    assert body == {
+        "FirstChanceExceptionMessage": None,
+        "Message": body["Message"],
+        "StackTrace": None,
+        "Status": None,
+        "StatusCode": status,
+    }
+    return body["Message"]
+
+
 async def fail_the_job(runtime: Runtime, em: httpx.AsyncClient) -> None:
     """Start the job and let its run end failed."""
     answer = await em.post(f"/api/jobs/{SEED_JOB}?action=start", headers=SESSION)
@@ -142,17 +167,34 @@ async def test_the_retry_example_retries_the_failed_job_with_task_1(
         headers={"X-RestSvcSessionId": SEED_SESSION},
     )
 
+    # the seed's response body, as the page writes it: the namespace as default
+    seed_task = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<Task xmlns="http://www.veeam.com/ent/v1.0" Type="Task" '
+        'Href="https://localhost:9398/api/tasks/task-1">'
+    )
     assert answer.status_code == 202
+    assert answer.headers["content-length"] == str(len(answer.content))
     task = xml(answer)
+    assert answer.text.startswith(seed_task)
     assert task.tag == f"{NS}Task"
     assert task.attrib == {
         "Type": "Task",
         "Href": "https://localhost:9398/api/tasks/task-1",
     }
+    assert task.findtext(f"{NS}TaskId") == "task-1"
+    assert task.findtext(f"{NS}State") == "Running"
+    assert task.findtext(f"{NS}Operation") == "RetryJob"
     assert answer.headers["location"] == "https://localhost:9398/api/tasks/task-1"
     assert tracked.status_code == 200
+    assert tracked.headers["content-length"] == str(len(tracked.content))
     done = xml(tracked)
-    assert done.attrib["Href"] == "https://localhost:9398/api/tasks/task-1"
+    assert tracked.text.startswith(seed_task)
+    assert done.tag == f"{NS}Task"
+    assert done.attrib == {
+        "Type": "Task",
+        "Href": "https://localhost:9398/api/tasks/task-1",
+    }
     assert done.findtext(f"{NS}TaskId") == "task-1"
     assert done.findtext(f"{NS}State") == "Finished"
     assert done.findtext(f"{NS}Operation") == "RetryJob"
@@ -251,6 +293,9 @@ async def test_a_logon_without_basic_credentials_is_challenged(
     assert answer.headers["www-authenticate"] == "Basic Realm=RestSvc"
     assert xml(answer).tag == f"{NS}Error"
     assert xml(answer).attrib["StatusCode"] == "401"
+    assert xml(answer).attrib["Message"] == (
+        "Authentication required: send Basic credentials"
+    )
 
 
 async def test_a_wrong_password_and_an_unknown_version_are_refused(
@@ -397,9 +442,15 @@ async def test_retry_is_refused_unless_the_last_session_failed(
     await fail_the_job(runtime, em)
     succeeded = await em.post(f"/api/jobs/{SEED_JOB}?action=retry", headers=JSON)
 
+    needs = (
+        "the retry action can be performed only for jobs that have been finished "
+        "with the Failed status"
+    )
     assert never.status_code == 409
     assert xml(never).tag == f"{NS}Error"
-    assert "never run" in xml(never).attrib["Message"]
+    assert xml(never).attrib["Message"] == (
+        f'Cannot retry job "oracle-backup": it has no session yet; {needs}'
+    )
     assert succeeded.status_code == 409
     assert succeeded.json() == {
         "FirstChanceExceptionMessage": None,
@@ -408,7 +459,9 @@ async def test_retry_is_refused_unless_the_last_session_failed(
         "Status": None,
         "StatusCode": 409,
     }
-    assert "succeeded" in succeeded.json()["Message"]
+    assert succeeded.json()["Message"] == (
+        f'Cannot retry job "oracle-backup": its last session is Success; {needs}'
+    )
 
 
 @pytest.mark.usefixtures("ann")

@@ -13,7 +13,7 @@ from typing import Annotated, Self, cast
 
 from fastapi import Depends, Request
 
-from onward import errors
+from onward.api.dialects.veeam_em.errors import EmRequestError
 from onward.api.dialects.veeam_em.schemas import SESSION_HEADER
 from onward.domain.access import Permission, Principal
 from onward.runtime import Runtime
@@ -66,7 +66,7 @@ async def signed_in(request: Request, services: ServicesDep) -> Principal:
     token = request.cookies.get(SESSION_HEADER) or request.headers.get(SESSION_HEADER)
     if not token or not token.strip():
         msg = f"Authentication required: send the {SESSION_HEADER} header"
-        raise errors.AuthenticationError(msg)
+        raise EmRequestError(401, msg)
     return await services.sessions.authenticate(token.strip())
 
 

@@ -7,7 +7,8 @@ as highly as XML (as the vendor does, even among other types). In JSON,
 attributes and child elements become properties; a list element (``Links``,
 ``Includes``) becomes an array, and a list at the root an object with one
 array (``{"Refs": [...]}``, ``{"Jobs": [...]}``). Every ``Href`` is absolute,
-to the scheme, host and port the request came to.
+to the scheme, host and port the request came to. Every text and attribute
+value is written XML-safe (``values.xml_text``), whoever built the element.
 """
 
 import json
@@ -18,6 +19,7 @@ from xml.etree import ElementTree as ET
 
 from fastapi import Request, Response
 
+from onward.api.dialects import values
 from onward.api.dialects.veeam_em.schemas import NAMESPACE
 
 Scalar = str | int | bool
@@ -82,10 +84,24 @@ def respond(
     *,
     status: int = 200,
     headers: Mapping[str, str] | None = None,
+    data: Any = None,
 ) -> Response:
-    """Return an element as XML, or as JSON when the request asks for it."""
+    """Return an element as XML, or as JSON when the request asks for it.
+
+    Args:
+        request: the request answered (its ``Accept`` decides).
+        element: the representation.
+        status: the status code.
+        headers: more headers of the response.
+        data: the JSON value, when it is not the element's own (the ``Error``
+            has attributes in XML but more properties in JSON).
+    """
     if wants_json(request.headers.get("accept")):
-        content = json.dumps(to_json(element, root=True), ensure_ascii=False).encode()
+        value = to_json(element, root=True) if data is None else data
+        # a lone surrogate (never valid UTF-8) is written as its JSON escape
+        content = json.dumps(value, ensure_ascii=False).encode(
+            "utf-8", "backslashreplace"
+        )
         media = "application/json; charset=utf-8"
     else:
         content = to_xml(element)
@@ -130,9 +146,10 @@ def to_json(element: Element, *, root: bool = False) -> Any:
 
 
 def _text(value: Scalar) -> str:
+    """Return a value as XML text: booleans in lower case, no character XML lacks."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return values.xml_text(str(value))
 
 
 def base_url(request: Request) -> str:

@@ -165,7 +165,11 @@ def job(base: str, status: PlanStatus) -> Element:
             leaf("Platform", "CustomPlatform"),
             leaf("Description", status.plan.description),
             leaf("ScheduleConfigured", bool(timers)),
-            leaf("ScheduleEnabled", any(t.enabled for t in timers)),
+            # a disabled plan's timers start nothing, whatever their own flag
+            leaf(
+                "ScheduleEnabled",
+                status.summary.enabled and any(t.enabled for t in timers),
+            ),
             Element(name="JobInfo", children=[info]),
         ],
     )

@@ -6,15 +6,21 @@ task an operation. ``start`` starts the plan's ``run`` procedure, ``stop``
 cancels its newest run gracefully, ``retry`` retries its newest run, which must
 have ended failed. The task they answer with (202) is Running until the run
 rests, then Finished with the outcome. Reading needs the read permission,
-actions and stopping a task the operate permission.
+actions and stopping a task the operate permission. Under the vendor's paths,
+a method a resource does not support is 405 (with ``Allow``), a path that names
+no resource 404, both in the vendor's ``Error``.
 """
 
 import uuid
 from base64 import b64decode
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPMethod
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from starlette.routing import Match
 
 from onward import errors
 from onward.api.dialects.veeam_em import render, resources
@@ -24,7 +30,12 @@ from onward.api.dialects.veeam_em.deps import (
     ServicesDep,
     SignedIn,
 )
-from onward.api.dialects.veeam_em.errors import EmRequestError, EmRoute
+from onward.api.dialects.veeam_em.errors import (
+    EmRequestError,
+    EmRoute,
+    job_refusal,
+    task_refused,
+)
 from onward.api.dialects.veeam_em.schemas import (
     ACTIONS,
     REALM,
@@ -32,13 +43,32 @@ from onward.api.dialects.veeam_em.schemas import (
     check_version,
     job_id,
     operation_id,
+    shown,
 )
+from onward.service.commands import Caller
 from onward.service.operations import OperationView
+from onward.service.plan_runs import PlanOperations
 
 router = APIRouter(route_class=EmRoute, include_in_schema=False)
 
 Format = Annotated[str | None, Query(alias="format")]
 _ENTITY: Final = "entity"
+#: what each job action asks of the plan's operations
+_ACTS: Final[
+    Mapping[
+        str,
+        Callable[[PlanOperations, Caller, uuid.UUID], Awaitable[OperationView]],
+    ]
+] = {
+    "start": PlanOperations.start,
+    "stop": PlanOperations.cancel_newest,
+    "retry": PlanOperations.retry_newest,
+}
+#: the methods the vendor's paths answer, if only with 404 or 405 (HTTP's own)
+_METHODS: Final = [method.value for method in HTTPMethod]
+#: the vendor's paths: the root, and the collections with the trees below them
+_ROOTS: Final = ("/api", "/api/")
+_TREES: Final = ("/api/sessionMngr", "/api/logonSessions", "/api/jobs", "/api/tasks")
 
 
 @router.get("/api/")
@@ -119,7 +149,11 @@ async def get_logon_session(
 async def logout(principal: SignedIn, services: ServicesDep, session: str) -> Response:
     """Log out: end this logon session (another is not found)."""
     _own_session(principal.credential_id, session)
-    await services.sessions.logout(principal)
+    try:
+        await services.sessions.logout(principal)
+    except errors.ConflictError as exc:
+        msg = "Logging out ends a logon session; this request used an API key"
+        raise EmRequestError(409, msg) from exc
     return Response(status_code=204)
 
 
@@ -167,14 +201,14 @@ async def act_on_job(
     plan = job_id(job)
     if action is None or action not in ACTIONS:
         known = ", ".join(ACTIONS)
-        msg = f"Unknown action '{action or ''}'; supported: {known}"
+        msg = f"Unknown action '{shown(action or '')}'; supported: {known}"
         raise EmRequestError(400, msg)
-    if action == "start":
-        view = await services.operations.start(caller, plan)
-    elif action == "stop":
-        view = await services.operations.cancel_newest(caller, plan)
-    else:
-        view = await services.operations.retry_newest(caller, plan)
+    try:
+        view = await _ACTS[action](services.operations, caller, plan)
+    except (errors.InvalidTransitionError, errors.InvalidDefinitionError) as exc:
+        # the refusal names the job, and its last session, as the client knows them
+        status = await services.statuses.get(caller.workspace, plan)
+        raise job_refusal(action, status, exc) from exc
     return _accepted(request, view)
 
 
@@ -183,34 +217,43 @@ async def get_task(
     request: Request, caller: Reader, services: ServicesDep, task: str
 ) -> Response:
     """Return a task: Running until its run rests, then Finished with the outcome."""
-    view = await services.operations.get(caller.workspace, operation_id(task))
+    view = await services.operations.get(caller.workspace, _operation(task))
     return render.respond(request, resources.task(render.base_url(request), view))
 
 
 @router.delete("/api/tasks/{task}")
 async def delete_task(caller: Operator, services: ServicesDep, task: str) -> Response:
     """Stop a running task's run (gracefully); a finished task is left as it is."""
-    await services.operations.stop(caller, operation_id(task))
+    try:
+        await services.operations.stop(caller, _operation(task))
+    except errors.InvalidTransitionError as exc:
+        raise EmRequestError(409, task_refused(task, exc.state)) from exc
     return Response(status_code=204)
 
 
-@router.api_route("/api/tasks", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
-@router.api_route(
-    "/api/jobs/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"]
-)
-@router.api_route(
-    "/api/tasks/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"]
-)
-@router.api_route(
-    "/api/logonSessions/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"]
-)
-@router.api_route(
-    "/api/sessionMngr/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"]
-)
 async def no_resource(request: Request) -> Response:
-    """Answer an unknown resource under the vendor's collections with its 404."""
-    msg = f"Resource not found: {request.method} {request.url.path}"
+    """Answer a method a resource does not support (405), or no resource (404)."""
+    allowed = sorted(
+        {
+            method
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            and route.endpoint is not no_resource
+            and route.matches(request.scope)[0] is Match.PARTIAL
+            for method in route.methods or ()
+        }
+    )
+    path = shown(request.url.path)
+    if allowed:
+        msg = f"Method {shown(request.method)} is not allowed on {path}"
+        raise EmRequestError(405, msg, headers={"Allow": ", ".join(allowed)})
+    msg = f"Resource not found: {shown(request.method)} {path}"
     raise EmRequestError(404, msg)
+
+
+# after every resource: what they leave unanswered under the vendor's paths
+for _path in (*_ROOTS, *_TREES, *(f"{tree}/{{path:path}}" for tree in _TREES)):
+    router.add_api_route(_path, no_resource, methods=_METHODS)
 
 
 def _accepted(request: Request, view: OperationView) -> Response:
@@ -228,23 +271,38 @@ def _entity(shape: str | None) -> bool:
     raise EmRequestError(400, msg)
 
 
+def _operation(task: str) -> str:
+    """Return the operation id a task ID names; a task ID of no task is not found."""
+    found = operation_id(task)
+    if found is None:
+        msg = f"Task not found: {shown(task)}"
+        raise EmRequestError(404, msg)
+    return found
+
+
 def _own_session(credential_id: str, session: str) -> uuid.UUID:
     mine = resources.session_id(credential_id)
     if session.strip().lower() != str(mine):
-        msg = f"Logon session not found: {session}"
+        msg = f"Logon session not found: {shown(session)}"
         raise EmRequestError(404, msg)
     return mine
 
 
 def _basic(request: Request) -> tuple[str, str]:
-    """Return the Basic credentials (DOMAIN\\USER is USER: Onward has no domains)."""
+    """Return the Basic credentials (DOMAIN\\USER is USER: Onward has no domains).
+
+    Credentials that are not base64, not UTF-8 once decoded, without a colon,
+    or without a username, or a username with characters no username has (NUL,
+    other control characters) are refused as no credentials.
+    """
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     try:
         decoded = b64decode(encoded.strip(), validate=True).decode("utf-8")
     except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII text
         decoded = ""
     username, colon, password = decoded.partition(":")
-    if scheme.lower() != "basic" or not colon or not username:
+    valid = colon and username and username.isprintable()
+    if scheme.lower() != "basic" or not valid:
         msg = "Authentication required: send Basic credentials"
         raise EmRequestError(401, msg, headers={"WWW-Authenticate": REALM})
     return username.rpartition("\\")[2], password
