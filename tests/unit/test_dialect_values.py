@@ -23,6 +23,8 @@ from onward.api.dialects import values
         pytest.param(" 1", None, id="space"),
         pytest.param("1.0", None, id="fraction"),
         pytest.param("", None, id="empty"),
+        pytest.param("9" * 5000, None, id="five-thousand-digits"),
+        pytest.param("0" * 5000 + "7", 7, id="leading-zeros"),
     ],
 )
 def test_decimal_reads_ascii_digits_only(text: str, expected: int | None) -> None:

@@ -38,7 +38,11 @@ def decimal(text: str, *, maximum: int = INT64_MAX) -> int | None:
     """
     if not _DIGITS.fullmatch(text):
         return None
-    value = int(text)
+    # Python refuses to convert more than 4,300 digits: longer cannot fit anyway
+    significant = text.lstrip("0") or "0"
+    if len(significant) > len(str(maximum)):
+        return None
+    value = int(significant)
     return value if value <= maximum else None
 
 
