@@ -198,6 +198,35 @@ def test_exit_codes_over_the_api(url: str, env: dict[str, str], tmp_path: Path) 
     assert wrong.returncode == 1
 
 
+def test_plans_are_disabled_and_enabled_over_the_api(
+    url: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A plan disabled with the CLI shows so and starts no run until enabled."""
+    plan_file = tmp_path / "halting.yaml"
+    plan_file.write_text(HALTING_PLAN)
+    log_in(env, url)
+    cli(env, "plan", "apply", "-f", str(plan_file))
+    disabled = cli(env, "plan", "disable", "halting", "--reason", "CHG-5 freeze")
+    listed = cli(env, "plan", "list")
+    shown = cli(env, "plan", "show", "halting")
+    refused = cli(env, "run", "start", "halting")
+    enabled = cli(env, "plan", "enable", "halting")
+    started = cli(env, "run", "start", "halting")
+    missing = cli(env, "plan", "disable", "nope")
+
+    assert disabled.returncode == 0, disabled.stderr
+    assert disabled.stdout.startswith("Plan halting is disabled")
+    assert "disabled" in listed.stdout
+    assert "halting v1" in shown.stdout
+    assert "disabled" in shown.stdout
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert "disabled" in refused.stderr
+    assert "onward plan enable halting" in refused.stderr
+    assert enabled.stdout.strip() == "Plan halting is enabled: it may start runs."
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert missing.returncode == 3, missing.stderr
+
+
 # -- API keys and access keys ---------------------------------------------------------
 
 MASTER = "acceptance-master-secret-0123456789ab"

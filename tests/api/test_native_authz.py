@@ -108,6 +108,8 @@ ROUTES: Final = (
         "author", 201, "PUT", f"{WS}/plans/quick", yaml=QUICK.replace("[a]", "[a, b]")
     ),
     Route("author", 204, "DELETE", f"{WS}/plans/quick"),
+    Route("author", 200, "POST", f"{WS}/plans/quick/enable"),
+    Route("author", 200, "POST", f"{WS}/plans/quick/disable"),
     Route("read", 200, "GET", f"{WS}/plans/quick/versions"),
     Route("read", 200, "GET", f"{WS}/plans/quick/versions/1"),
     Route("operate", 202, "POST", f"{WS}/runs", json={"plan": "quick"}),

@@ -240,6 +240,34 @@ def test_plan_show_of_an_unknown_plan_exits_3(invoke: Invoke) -> None:
     assert result.stderr == "Error: Plan not found: nope\n"
 
 
+def test_a_disabled_plan_is_shown_so_and_starts_no_run_until_enabled(
+    invoke: Invoke, plan_file: Path
+) -> None:
+    """`plan disable` stops runs (exit 4 naming the fix); `plan enable` lets them."""
+    invoke("plan", "apply", "-f", str(plan_file))
+
+    disabled = invoke("plan", "disable", "rollout", "--reason", "freeze")
+    again = invoke("plan", "disable", "rollout")
+    listed = invoke("plan", "list")
+    shown = invoke("plan", "show", "rollout")
+    refused = invoke("run", "start", "rollout")
+    enabled = invoke("plan", "enable", "rollout")
+    started = invoke("run", "start", "rollout")
+    missing = invoke("plan", "enable", "nope")
+
+    assert disabled.exit_code == again.exit_code == 0, disabled.output
+    assert disabled.stdout == again.stdout
+    assert "Plan rollout is disabled" in disabled.stdout
+    assert re.search(r"rollout\s+v1\s+.*disabled", listed.stdout)
+    assert "disabled" in shown.stdout
+    assert refused.exit_code == 4
+    assert "onward plan enable rollout" in refused.stderr
+    assert enabled.stdout == "Plan rollout is enabled: it may start runs.\n"
+    assert started.exit_code == 0, started.output
+    assert re.search(r"rollout\s+v1\s+.*enabled", invoke("plan", "list").stdout)
+    assert missing.exit_code == 3
+
+
 # -- runs ------------------------------------------------------------------------
 
 

@@ -224,6 +224,30 @@ async def test_plans_apply_validate_list_show_versions_delete(
     assert await client.list_plans() == []
 
 
+async def test_a_plan_is_disabled_and_enabled_again(client: OnwardClient) -> None:
+    """A disabled plan reads and lists disabled and refuses runs until enabled."""
+    await client.apply_plan(APPROVAL_PLAN)
+    disabled = await client.disable_plan("gated", reason="CHG-9 freeze")
+    again = await client.disable_plan("gated")
+    shown = await client.get_plan("gated")
+    listed = await client.list_plans()
+    with pytest.raises(ConflictApiError) as refused:
+        await client.start_run("gated")
+    enabled = await client.enable_plan("gated", idempotency_key="enable-gated")
+    accepted = await client.start_run("gated")
+    with pytest.raises(NotFoundApiError):
+        await client.enable_plan("nope")
+
+    assert isinstance(disabled, m.Plan)
+    assert (disabled.enabled, again.enabled, shown.enabled) == (False, False, False)
+    assert shown.source == APPROVAL_PLAN
+    assert [(p.name, p.enabled) for p in listed] == [("gated", False)]
+    assert refused.value.status == 409
+    assert "onward plan enable gated" in refused.value.detail
+    assert enabled.enabled
+    assert accepted.run_id
+
+
 async def test_an_invalid_plan_raises_every_problem(client: OnwardClient) -> None:
     """A 422 is an InvalidApiError, also an InvalidDefinitionError with problems."""
     with pytest.raises(InvalidApiError) as raised:

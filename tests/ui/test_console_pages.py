@@ -283,6 +283,7 @@ async def test_a_viewer_sees_no_action_buttons(
     assert "may watch this run" in run_page
     assert "Start run" not in plan_page
     assert "Edit as a new version" not in plan_page
+    assert "Disable the plan" not in plan_page
     assert "Upload a plan" not in plans_page
 
 
@@ -507,6 +508,113 @@ async def test_a_double_submitted_start_makes_one_run(
 
     assert first.headers["location"] == second.headers["location"]
     assert len((await runtime.store.list_runs(RunFilter())).runs) == 1
+
+
+async def test_an_author_disables_a_plan_and_its_page_offers_no_start(
+    browser_factory: BrowserFactory, runtime: Runtime
+) -> None:
+    """Disabled, the plan is marked on both pages and its start form is a notice."""
+    await runtime.commands.apply_plan(HALTING_PLAN, caller=Caller())
+    author = await browser_factory("ada", Role.AUTHOR)
+    before = (await author.get("/w/default/plans/halting")).text
+    answer = await author.post(
+        "/w/default/plans/halting/switch", {"switch": "disable", "reason": "freeze"}
+    )
+    page = (await author.get(answer.headers["location"])).text
+    listed = (await author.get("/w/default/plans")).text
+    summary = await runtime.store.get_plan_summary(workspace="default", name="halting")
+
+    assert "Start run" in before
+    assert "Disable the plan" in before
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/w/default/plans/halting?switched=disabled"
+    assert summary.enabled is False
+    assert "The plan is disabled: it starts no run" in page
+    assert (
+        '<span class="tag off"><span aria-hidden="true">⊘</span> disabled</span>'
+        in page
+    )
+    assert "This plan is disabled:" in page
+    assert "Start run" not in page
+    assert 'name="switch" value="enable"' in page
+    assert "Enable the plan" in page
+    assert "Disable the plan" not in page
+    assert "disabled</span></th>" in listed
+
+
+async def test_enabling_a_disabled_plan_brings_its_start_form_back(
+    browser_factory: BrowserFactory, runtime: Runtime
+) -> None:
+    """Enable lets the plan start runs again, and says so."""
+    await runtime.commands.apply_plan(HALTING_PLAN, caller=Caller())
+    await runtime.store.set_plan_enabled(
+        workspace="default", name="halting", enabled=False
+    )
+    author = await browser_factory("ada", Role.AUTHOR)
+    answer = await author.post("/w/default/plans/halting/switch", {"switch": "enable"})
+    page = (await author.get(answer.headers["location"])).text
+    listed = (await author.get("/w/default/plans")).text
+
+    assert answer.headers["location"] == "/w/default/plans/halting?switched=enabled"
+    assert "The plan is enabled: it may start runs." in page
+    assert "Start run" in page
+    assert "Disable the plan" in page
+    assert "tag off" not in page + listed
+
+
+async def test_an_operator_cannot_switch_a_plan_nor_start_a_disabled_one(
+    browser_factory: BrowserFactory, runtime: Runtime
+) -> None:
+    """Only authors switch plans; an operator sees the notice instead of the form."""
+    await runtime.commands.apply_plan(HALTING_PLAN, caller=Caller())
+    operator = await browser_factory("otto", Role.OPERATOR)
+    enabled_page = (await operator.get("/w/default/plans/halting")).text
+    refused = await operator.post(
+        "/w/default/plans/halting/switch", {"switch": "disable"}
+    )
+    await runtime.store.set_plan_enabled(
+        workspace="default", name="halting", enabled=False
+    )
+    disabled_page = (await operator.get("/w/default/plans/halting")).text
+    started = await operator.post("/w/default/plans/halting/runs", {"version": "1"})
+
+    assert "Disable the plan" not in enabled_page
+    assert refused.status_code == 403
+    assert "An author can enable it again." in disabled_page
+    assert "Start run" not in disabled_page
+    assert "Enable the plan" not in disabled_page
+    assert started.status_code == 409
+    assert "onward plan enable halting" in started.text
+    assert (await runtime.store.list_runs(RunFilter())).runs == ()
+
+
+async def test_switching_a_plan_without_the_csrf_token_is_refused(
+    browser_factory: BrowserFactory, runtime: Runtime
+) -> None:
+    """The switch forms are CSRF-protected like every other form."""
+    await runtime.commands.apply_plan(HALTING_PLAN, caller=Caller())
+    author = await browser_factory("ada", Role.AUTHOR)
+    answer = await author.client.post(
+        "/w/default/plans/halting/switch", data={"switch": "disable"}
+    )
+    summary = await runtime.store.get_plan_summary(workspace="default", name="halting")
+
+    assert answer.status_code == 403
+    assert summary.enabled is True
+
+
+async def test_a_switch_that_is_neither_enable_nor_disable_is_refused(
+    browser_factory: BrowserFactory, runtime: Runtime
+) -> None:
+    """Only the two switches are understood; anything else changes nothing (422)."""
+    await runtime.commands.apply_plan(HALTING_PLAN, caller=Caller())
+    author = await browser_factory("ada", Role.AUTHOR)
+    answer = await author.post("/w/default/plans/halting/switch", {"switch": "off"})
+    summary = await runtime.store.get_plan_summary(workspace="default", name="halting")
+
+    assert answer.status_code == 422
+    assert "choose enable or disable" in answer.text
+    assert summary.enabled is True
 
 
 # -- runs -------------------------------------------------------------------------

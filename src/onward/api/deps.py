@@ -25,6 +25,7 @@ from onward.service.access_keys import AccessKeys
 from onward.service.auth import AuthService
 from onward.service.operations import Operations
 from onward.service.plan_library import PlanLibrary
+from onward.service.plan_switches import PlanSwitches
 from onward.service.run_events import RunChanges
 from onward.service.workspace_runs import WorkspaceRuns
 
@@ -39,6 +40,8 @@ class Services:
     #: the one AccessKeys of the app: native routes make keys, dialects verify them
     access_keys: AccessKeys
     plans: PlanLibrary
+    #: turns plans off and on, and reads a plan with its switch
+    switches: PlanSwitches
     runs: WorkspaceRuns
     operations: Operations
     changes: RunChanges
@@ -60,6 +63,7 @@ class Services:
                 master=runtime.settings.access_key_master,
             ),
             plans=PlanLibrary(commands=runtime.commands),
+            switches=PlanSwitches(store=runtime.store, clock=clock),
             runs=WorkspaceRuns(queries=runtime.queries),
             operations=Operations(store=runtime.store, commands=runtime.commands),
             changes=RunChanges(engine=runtime.engine, poll_interval=poll_interval),

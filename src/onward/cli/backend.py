@@ -31,6 +31,7 @@ from onward.domain.plans import DEFAULT_PROCEDURE, Plan
 from onward.domain.runs import Run, RunStatus
 from onward.runtime import Runtime
 from onward.service.commands import Caller
+from onward.service.plan_switches import PlanSwitches
 from onward.service.ports import (
     AuditEntry,
     LogEntry,
@@ -107,6 +108,31 @@ class AppliedPlan:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ShownPlan:
+    """A plan version to show, every version of its plan, and the plan's switch."""
+
+    stored: PlanVersion
+    versions: list[PlanVersion]
+    #: False: the plan is disabled and starts no run until enabled
+    enabled: bool
+
+    @classmethod
+    def pick(
+        cls, versions: list[PlanVersion], version: int | None, *, enabled: bool
+    ) -> ShownPlan:
+        """Show one of a plan's versions, oldest first (the latest by default).
+
+        Raises:
+            PlanNotFoundError: the plan has no such version.
+        """
+        wanted = versions[-1].version if version is None else version
+        for stored in versions:
+            if stored.version == wanted:
+                return cls(stored=stored, versions=versions, enabled=enabled)
+        raise errors.PlanNotFoundError(plan=versions[-1].name, version=version)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Intent:
     """Why and under which idempotency key an operator sends a command."""
 
@@ -128,10 +154,13 @@ class Backend(Protocol):
     async def list_plans(self) -> list[PlanSummary]:
         """Return the plans by name, with their latest version."""
 
-    async def show_plan(
-        self, name: str, version: int | None
-    ) -> tuple[PlanVersion, list[PlanVersion]]:
+    async def show_plan(self, name: str, version: int | None) -> ShownPlan:
         """Return one version of a plan (the latest by default) and all of them."""
+
+    async def set_plan_enabled(
+        self, name: str, *, enabled: bool, intent: Intent
+    ) -> bool:
+        """Enable or disable a plan; return whether it is enabled now."""
 
     async def start_run(
         self,
@@ -195,6 +224,7 @@ class LocalBackend:
         self._commands = runtime.commands
         self._queries = runtime.queries
         self._store = runtime.store
+        self._switches = PlanSwitches(store=runtime.store, clock=runtime.engine.clock)
         self.actor = actor
         #: the database the backend works on, without its password
         self.database = display_url(
@@ -242,11 +272,22 @@ class LocalBackend:
             workspace=Caller().workspace, name=name, version=version
         )
 
-    async def show_plan(
-        self, name: str, version: int | None
-    ) -> tuple[PlanVersion, list[PlanVersion]]:
+    async def show_plan(self, name: str, version: int | None) -> ShownPlan:
         """Return one version of a plan (the latest by default) and all of them."""
-        return await self._plan_version(name, version), await self.plan_versions(name)
+        summary = await self._store.get_plan_summary(
+            workspace=Caller().workspace, name=name
+        )
+        versions = await self.plan_versions(name)
+        return ShownPlan.pick(versions, version, enabled=summary.enabled)
+
+    async def set_plan_enabled(
+        self, name: str, *, enabled: bool, intent: Intent
+    ) -> bool:
+        """Enable or disable a plan; return whether it is enabled now."""
+        switched = await self._switches.set_plan_enabled(
+            name, enabled=enabled, caller=self._caller(intent)
+        )
+        return switched.enabled
 
     # -- runs ------------------------------------------------------------------
 

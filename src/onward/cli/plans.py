@@ -1,5 +1,5 @@
 """
-``onward plan``: validate, apply, list and show plans.
+``onward plan``: validate, apply, list, show, enable and disable plans.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import click
 
 from onward import errors
 from onward.cli import views
-from onward.cli.backend import Options, call, offline_backend, pass_options
+from onward.cli.backend import Intent, Options, call, offline_backend, pass_options
 from onward.domain.plan_schema import parse_plan
 from onward.service.plan_files import line_of
 
 
 @click.group()
 def plan() -> None:
-    """Validate, apply, list and show plans."""
+    """Validate, apply, list, show, enable and disable plans."""
 
 
 def located_problems(
@@ -82,7 +82,7 @@ def apply(options: Options, file: IO[str]) -> None:
 @plan.command("list")
 @pass_options
 def list_plans(options: Options) -> None:
-    """List the plans with their latest version."""
+    """List the plans with their latest version, and whether they are enabled."""
     found = call(options, lambda b: b.list_plans())
     views.print_renderable(views.console(), views.render_plans(found))
 
@@ -94,9 +94,48 @@ def list_plans(options: Options) -> None:
 @pass_options
 def show(options: Options, name: str, version: int | None, source: bool) -> None:
     """Show a plan version (the latest by default): parameters, groups, steps."""
-    stored, versions = call(options, lambda b: b.show_plan(name, version))
+    shown = call(options, lambda b: b.show_plan(name, version))
+    stored = shown.stored
     if source:
         click.echo(stored.source, nl=not stored.source.endswith("\n"))
         return
-    rendered = views.render_plan(stored, versions, parse_plan(stored.document))
+    rendered = views.render_plan(
+        stored, shown.versions, parse_plan(stored.document), enabled=shown.enabled
+    )
     views.print_renderable(views.console(), rendered)
+
+
+_REASON_HELP = "Why: logged with your name and the time."
+
+
+@plan.command("enable")
+@click.argument("name")
+@click.option("--reason", default="", help=_REASON_HELP)
+@pass_options
+def enable(options: Options, name: str, reason: str) -> None:
+    """Enable a plan: it starts runs again and its triggers fire.
+
+    Enabling an enabled plan changes nothing. Needs the author role.
+    """
+    _switch(options, name, enabled=True, reason=reason)
+
+
+@plan.command("disable")
+@click.argument("name")
+@click.option("--reason", default="", help=_REASON_HELP)
+@pass_options
+def disable(options: Options, name: str, reason: str) -> None:
+    """Disable a plan: it starts no run (manual, triggered or chained) until enabled.
+
+    Runs already started go on. Disabling a disabled plan changes nothing.
+    Needs the author role.
+    """
+    _switch(options, name, enabled=False, reason=reason)
+
+
+def _switch(options: Options, name: str, *, enabled: bool, reason: str) -> None:
+    intent = Intent(reason=reason)
+    now = call(
+        options, lambda b: b.set_plan_enabled(name, enabled=enabled, intent=intent)
+    )
+    click.echo(views.plan_switch(name, enabled=now))

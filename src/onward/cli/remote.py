@@ -16,7 +16,7 @@ from typing import TypeVar
 import click
 
 from onward.cli import credentials
-from onward.cli.backend import AppliedPlan, Backend, Intent, Options
+from onward.cli.backend import AppliedPlan, Backend, Intent, Options, ShownPlan
 from onward.client import CommandIntent, OnwardClient
 from onward.client import models as m
 from onward.domain.plans import DEFAULT_PROCEDURE
@@ -145,11 +145,18 @@ class RemoteBackend:
         found = await self._client.get_plan(name, version)
         return plan_version(found, self._client.workspace)
 
-    async def show_plan(
-        self, name: str, version: int | None
-    ) -> tuple[PlanVersion, list[PlanVersion]]:
+    async def show_plan(self, name: str, version: int | None) -> ShownPlan:
         """Return one version of a plan (the latest by default) and all of them."""
-        return await self._plan_version(name, version), await self.plan_versions(name)
+        enabled = (await self._client.get_plan(name)).enabled
+        versions = await self.plan_versions(name)
+        return ShownPlan.pick(versions, version, enabled=enabled)
+
+    async def set_plan_enabled(
+        self, name: str, *, enabled: bool, intent: Intent
+    ) -> bool:
+        """Enable or disable a plan on the server; return whether it is enabled now."""
+        switch = self._client.enable_plan if enabled else self._client.disable_plan
+        return (await switch(name, **self._intent(intent))).enabled
 
     # -- runs ------------------------------------------------------------------
 
@@ -249,8 +256,9 @@ class RemoteBackend:
 
 
 def plan_version(found: m.PlanVersion, workspace: str) -> PlanVersion:
-    """Return the record of a plan version answer."""
-    return PlanVersion(workspace=workspace, **found.model_dump())
+    """Return the record of a plan version answer (a plan's switch left out)."""
+    fields = found.model_dump(include=set(m.PlanVersion.model_fields))
+    return PlanVersion(workspace=workspace, **fields)
 
 
 def run_record(run: m.Run) -> Run:

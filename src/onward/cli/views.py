@@ -437,15 +437,33 @@ def print_renderable(console: Console, renderable: RenderableType) -> None:
 
 
 def render_plans(plans: Sequence[PlanSummary]) -> RenderableType:
-    """Return a table of plans with their latest version."""
+    """Return a table of plans with their latest version and their state."""
     if not plans:
         return Text("No plans. Apply one: onward plan apply -f PLAN.yaml", style="dim")
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("Plan", "Latest", "Updated"):
+    for column in ("Plan", "Latest", "Updated", "State"):
         table.add_column(column)
     for plan in plans:
-        table.add_row(plan.name, f"v{plan.latest_version}", when(plan.updated_at))
+        table.add_row(
+            plan.name,
+            f"v{plan.latest_version}",
+            when(plan.updated_at),
+            _plan_state(enabled=plan.enabled),
+        )
     return table
+
+
+def _plan_state(*, enabled: bool) -> Text:
+    return Text("enabled") if enabled else Text("disabled", style="bold yellow")
+
+
+def plan_switch(name: str, *, enabled: bool) -> str:
+    """Return what ``plan enable``/``plan disable`` say of the plan afterwards."""
+    if enabled:
+        return f"Plan {name} is enabled: it may start runs."
+    return (
+        f"Plan {name} is disabled: it starts no run until `onward plan enable {name}`."
+    )
 
 
 def plan_summary(plan: Plan) -> str:
@@ -460,15 +478,26 @@ def plan_summary(plan: Plan) -> str:
 
 
 def render_plan(
-    stored: PlanVersion, versions: Sequence[PlanVersion], plan: Plan
+    stored: PlanVersion,
+    versions: Sequence[PlanVersion],
+    plan: Plan,
+    *,
+    enabled: bool = True,
 ) -> RenderableType:
     """Return a plan version: who made it, its parameters and its procedures."""
     numbers = ", ".join(str(v.version) for v in versions)
     head = Text.assemble(
         ("Plan ", "bold"),
         (stored.name, "bold cyan"),
-        f" v{stored.version}  ({plan.kind.value}; {plan_summary(plan)})",
+        f" v{stored.version}  ({plan.kind.value}; {plan_summary(plan)})  ",
+        _plan_state(enabled=enabled),
     )
+    if not enabled:
+        head.append(
+            "\nstarts no run (manual, triggered or chained) until"
+            f" `onward plan enable {stored.name}`",
+            style="yellow",
+        )
     head.append(
         f"\ncreated {when(stored.created_at)} by {stored.created_by or '?'};"
         f" versions: {numbers}",

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final, Self, TypedDict, TypeVar, Unpack
+from typing import Any, Final, Self, TypedDict, TypeVar, Unpack, overload
 from urllib.parse import quote
 
 import httpx
@@ -355,12 +355,35 @@ class OnwardClient:
         body = _present({"source": text, "format": format})
         return await self._send(m.Validation, "POST", self._ws("/plans/validate"), body)
 
+    @overload
+    async def get_plan(self, name: str) -> m.Plan: ...
+
+    @overload
+    async def get_plan(self, name: str, version: int | None) -> m.PlanVersion: ...
+
     async def get_plan(self, name: str, version: int | None = None) -> m.PlanVersion:
-        """Return a version of a plan (the latest by default), text included."""
+        """Return a version of a plan, text included.
+
+        Without ``version``: the plan as it stands, a :class:`models.Plan` (its
+        latest version and whether it is ``enabled``).
+        """
         path = self._ws(f"/plans/{_q(name)}")
-        if version is not None:
-            path += f"/versions/{version}"
-        return await self._get(m.PlanVersion, path)
+        if version is None:
+            return await self._get(m.Plan, path)
+        return await self._get(m.PlanVersion, f"{path}/versions/{version}")
+
+    async def enable_plan(self, name: str, **intent: Unpack[CommandIntent]) -> m.Plan:
+        """Enable a plan: it starts runs again (an enabled plan stays so, no error)."""
+        path = self._ws(f"/plans/{_q(name)}/enable")
+        return await self._send(m.Plan, "POST", path, **intent)
+
+    async def disable_plan(self, name: str, **intent: Unpack[CommandIntent]) -> m.Plan:
+        """Disable a plan: it starts no run (manual, triggered, chained) until enabled.
+
+        Runs already started go on; a disabled plan stays so, no error.
+        """
+        path = self._ws(f"/plans/{_q(name)}/disable")
+        return await self._send(m.Plan, "POST", path, **intent)
 
     async def plan_versions(self, name: str) -> list[m.PlanVersionSummary]:
         """Return every version of a plan, oldest first."""

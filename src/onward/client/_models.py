@@ -41,6 +41,7 @@ __all__ = [
     "Operation",
     "OperationStatus",
     "Place",
+    "Plan",
     "PlanSummary",
     "PlanVersion",
     "PlanVersionSummary",
@@ -174,13 +175,15 @@ class AccessKey(KeyRecord):
 
 
 class PlanSummary(_Model):
-    """A plan as listed: its latest version."""
+    """A plan as listed: its latest version, and whether it may start runs."""
 
     plan_id: str
     name: str
     latest_version: int
     created_at: datetime
     updated_at: datetime
+    #: False: the plan is disabled and starts no run until enabled
+    enabled: bool = True
 
 
 class PlanVersionSummary(_Model):
@@ -200,6 +203,13 @@ class PlanVersion(PlanVersionSummary):
 
     source: str
     document: dict[str, Any]
+
+
+class Plan(PlanVersion):
+    """A plan as it stands: its latest version, and whether it may start runs."""
+
+    #: False: the plan is disabled and starts no run until enabled
+    enabled: bool = True
 
 
 class AppliedPlan(_Model):

@@ -20,6 +20,7 @@ from onward.domain.runs import Attempt, CancelMode, LaneKey, Run, RunState, Trig
 from onward.ids import new_run_id
 from onward.service.engine import Command, Engine
 from onward.service.plan_files import detect_format, document_digest, read_document
+from onward.service.plan_switches import require_enabled
 from onward.service.ports import ActionChecker, IdempotencyRecord, PlanVersion
 from onward.service.recovery import check_recovery_start
 from onward.service.schedules import schedule_problems
@@ -184,7 +185,8 @@ class Commands:
         """Start a run of a plan version (the latest by default).
 
         ``chain`` starts the plan's chained plans in order once the run succeeds
-        (``follows`` names them instead, for runs started by a chain).
+        (``follows`` names them instead, for runs started by a chain). A
+        disabled plan starts no run (InvalidTransitionError, state ``disabled``).
         """
         request = {
             "plan": plan_name,
@@ -200,16 +202,7 @@ class Commands:
         stored = await self.store.get_plan_version(
             workspace=caller.workspace, name=plan_name, version=version
         )
-        summary = await self.store.get_plan_summary(
-            workspace=caller.workspace, name=plan_name
-        )
-        if not summary.enabled:
-            raise errors.InvalidTransitionError(
-                subject=f"plan {plan_name}",
-                state="disabled",
-                command="start a run of",
-                reason="enable the plan first",
-            )
+        await require_enabled(self.store, workspace=caller.workspace, name=plan_name)
         plan = await self.engine.plan_version(
             workspace=stored.workspace, name=stored.name, version=stored.version
         )

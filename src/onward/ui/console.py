@@ -14,6 +14,7 @@ from onward.service.auth import AuthService
 from onward.service.engine import Engine
 from onward.service.operations import Operations
 from onward.service.plan_library import PlanLibrary
+from onward.service.plan_switches import PlanSwitches
 from onward.service.run_events import RunChanges
 from onward.service.workspace_runs import WorkspaceRuns
 
@@ -29,6 +30,8 @@ class Console:
     auth: AuthService
     access: AccessService
     plans: PlanLibrary
+    #: turns plans off and on, and reads a plan with its switch
+    switches: PlanSwitches
     runs: WorkspaceRuns
     operations: Operations
     changes: RunChanges
@@ -55,6 +58,7 @@ class Console:
                 store=runtime.store, auth=runtime.auth, clock=runtime.engine.clock
             ),
             plans=PlanLibrary(commands=runtime.commands),
+            switches=PlanSwitches(store=runtime.store, clock=runtime.engine.clock),
             runs=WorkspaceRuns(queries=runtime.queries),
             operations=Operations(store=runtime.store, commands=runtime.commands),
             changes=RunChanges(engine=runtime.engine, poll_interval=poll),

@@ -1,9 +1,11 @@
 """
-Console pages of plans: the list, a version's definition, upload and validate, start.
+Console pages of plans: the list, a version's definition, upload and validate, start,
+enable and disable.
 """
 
 import secrets
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -134,6 +136,7 @@ async def plan(
     console: ConsoleDep,
     version: Annotated[str, Query(max_length=12)] = "",
     saved: Annotated[str, Query(max_length=1)] = "",
+    switched: Annotated[str, Query(max_length=8)] = "",
 ) -> Response:
     """Show a plan version: its definition, its text, its versions, a start form."""
     page = await plan_views.plan_page(console, scope.workspace, name, _number(version))
@@ -145,6 +148,7 @@ async def plan(
         section="plans",
         page=page,
         saved=saved,
+        switched=switched,
         idempotency_key=secrets.token_urlsafe(16),
     )
 
@@ -172,6 +176,35 @@ async def start_run(
             section="plans",
             page=page,
             saved="",
+            switched="",
             idempotency_key=secrets.token_urlsafe(16),
         )
     return redirect(request, f"/w/{scope.workspace}/runs/{view.run.run_id}")
+
+
+@router.post("/plans/{name}/switch")
+async def switch_plan(
+    request: Request,
+    name: str,
+    scope: Author,
+    console: ConsoleDep,
+    form: FormDep,
+    _: csrf.Protected,
+) -> Response:
+    """Enable the plan (it starts runs again) or disable it (it starts none)."""
+    switched = await console.switches.set_plan_enabled(
+        name,
+        enabled=_enabled(form.get("switch")),
+        caller=scope.caller(reason=form.get("reason")),
+    )
+    state = "enabled" if switched.enabled else "disabled"
+    return redirect(
+        request, f"/w/{scope.workspace}/plans/{quote(name, safe='')}?switched={state}"
+    )
+
+
+def _enabled(switch: str) -> bool:
+    if switch not in ("enable", "disable"):
+        problem = errors.Problem("switch", "choose enable or disable")
+        raise errors.InvalidDefinitionError([problem], subject="plan switch")
+    return switch == "enable"

@@ -46,6 +46,8 @@ class PlanPage:
     versions: tuple[PlanVersion, ...]
     plan: Plan
     fields: tuple[ParamField, ...]
+    #: False: the plan is disabled and starts no run; the start form is not shown
+    enabled: bool = True
     #: problems of a refused start that belong to no field
     problems: tuple[errors.Problem, ...] = ()
     #: the procedure and chain choice sent with a refused start
@@ -86,7 +88,10 @@ async def plan_page(
     console: Console, workspace: str, name: str, version: int | None = None
 ) -> PlanPage:
     """Return a plan version (the latest by default) as its page shows it."""
-    stored = await console.plans.get(workspace, name, version)
+    current = await console.switches.current(workspace, name)
+    stored = current.latest
+    if version is not None:
+        stored = await console.plans.get(workspace, name, version)
     versions = await console.plans.versions(workspace, name)
     plan = await console.engine.plan_version(
         workspace=workspace, name=name, version=stored.version
@@ -96,6 +101,7 @@ async def plan_page(
         versions=tuple(reversed(versions)),
         plan=plan,
         fields=param_fields(plan, {}),
+        enabled=current.enabled,
     )
 
 

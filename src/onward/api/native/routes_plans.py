@@ -1,5 +1,6 @@
 """
-Native routes of plans: apply (from YAML or JSON), read, versions, validate, delete.
+Native routes of plans: apply (from YAML or JSON), read, versions, validate, delete,
+enable and disable.
 
 A plan body is one of: a YAML text (``application/yaml``, ``text/yaml``,
 ``application/x-yaml``), any text guessed by its first character
@@ -8,6 +9,7 @@ or a JSON plan document itself (``application/json``).
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
@@ -18,13 +20,14 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from onward import errors
-from onward.api.deps import Author, Reader, ServicesDep
-from onward.api.idempotency import Idem, Reply
+from onward.api.deps import Author, Reader, Services, ServicesDep
+from onward.api.idempotency import Idem, Idempotency, Reply
 from onward.api.native.schemas import (
     API_PREFIX,
     COMMON_PROBLEMS,
     NAME_LENGTH,
     PlanListOut,
+    PlanOut,
     PlanSourceIn,
     PlanSummaryOut,
     PlanVersionListOut,
@@ -147,12 +150,10 @@ async def validate_plan(
     return ValidationOut.of(services.plans.validate(body.text, format=body.format))
 
 
-@router.get("/workspaces/{workspace}/plans/{name}", response_model=PlanVersionOut)
-async def get_plan(
-    name: PlanName, scope: Reader, services: ServicesDep
-) -> PlanVersionOut:
-    """Return a plan's latest version, with its text and document."""
-    return PlanVersionOut.of(await services.plans.get(scope.workspace, name))
+@router.get("/workspaces/{workspace}/plans/{name}", response_model=PlanOut)
+async def get_plan(name: PlanName, scope: Reader, services: ServicesDep) -> PlanOut:
+    """Return a plan's latest version, with its text and document, and its switch."""
+    return PlanOut.current(await services.switches.current(scope.workspace, name))
 
 
 @router.put(
@@ -190,6 +191,51 @@ async def delete_plan(
     async def act(caller: Caller) -> Reply:
         await services.plans.delete(scope.workspace, name)
         return Reply(status=204)
+
+    return await idem.run(act)
+
+
+def _switch_route(switch: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a route that turns a plan on or off: 200 with the plan, or a problem."""
+    return router.post(
+        f"/workspaces/{{workspace}}/plans/{{name}}/{switch}",
+        response_model=PlanOut,
+        responses=problem_responses(409),
+    )
+
+
+@_switch_route("enable")
+async def enable_plan(
+    name: PlanName, scope: Author, idem: Idem, services: ServicesDep
+) -> Response:
+    """Enable a plan: it starts runs again and its triggers fire (200, the plan).
+
+    Enabling an enabled plan changes nothing. ``X-Reason`` is logged with the
+    actor.
+    """
+    return await _switch(name, idem, services, enabled=True)
+
+
+@_switch_route("disable")
+async def disable_plan(
+    name: PlanName, scope: Author, idem: Idem, services: ServicesDep
+) -> Response:
+    """Disable a plan: it starts no run, manual, triggered or chained (200, the plan).
+
+    Runs already started go on. Disabling a disabled plan changes nothing.
+    ``X-Reason`` is logged with the actor.
+    """
+    return await _switch(name, idem, services, enabled=False)
+
+
+async def _switch(
+    name: str, idem: Idempotency, services: Services, *, enabled: bool
+) -> Response:
+    async def act(caller: Caller) -> Reply:
+        switched = await services.switches.set_plan_enabled(
+            name, enabled=enabled, caller=caller
+        )
+        return Reply(status=200, body=PlanOut.current(switched))
 
     return await idem.run(act)
 

@@ -17,6 +17,7 @@ from onward.errors import LocatedProblem
 from onward.service.access import Member
 from onward.service.access_keys import IssuedAccessKey
 from onward.service.auth import IssuedSecret
+from onward.service.plan_switches import CurrentPlan
 from onward.service.ports import PlanSummary, PlanVersion
 
 #: the path every native route is under
@@ -361,14 +362,22 @@ class PlanSourceIn(In):
     format: Literal["yaml", "json"] | None = None
 
 
+#: what ``enabled`` means, wherever a plan shows it
+_ENABLED: Final = (
+    "false: the plan is disabled and starts no run (manual, triggered or chained) "
+    "until POST …/plans/{name}/enable"
+)
+
+
 class PlanSummaryOut(BaseModel):
-    """A plan as listed: its latest version."""
+    """A plan as listed: its latest version, and whether it may start runs."""
 
     plan_id: str
     name: str
     latest_version: int
     created_at: datetime
     updated_at: datetime
+    enabled: bool = Field(description=_ENABLED)
 
     @classmethod
     def of(cls, plan: PlanSummary) -> Self:
@@ -379,6 +388,7 @@ class PlanSummaryOut(BaseModel):
             latest_version=plan.latest_version,
             created_at=plan.created_at,
             updated_at=plan.updated_at,
+            enabled=plan.enabled,
         )
 
 
@@ -424,6 +434,18 @@ class PlanVersionOut(PlanVersionSummaryOut):
         """Render a version with its text and document."""
         summary = PlanVersionSummaryOut.of(version).model_dump()
         return cls(**summary, source=version.source, document=dict(version.document))
+
+
+class PlanOut(PlanVersionOut):
+    """A plan as it stands: its latest version, and whether it may start runs."""
+
+    enabled: bool = Field(description=_ENABLED)
+
+    @classmethod
+    def current(cls, plan: CurrentPlan) -> Self:
+        """Render a plan with its latest version."""
+        latest = PlanVersionOut.of(plan.latest).model_dump()
+        return cls(**latest, enabled=plan.enabled)
 
 
 class PlanVersionListOut(BaseModel):
