@@ -22,9 +22,7 @@ from onward.domain.plans import (
 )
 from onward.domain.recovery import RecoveryState
 from onward.domain.runs import Run
-from onward.service.commands import Caller
 from onward.service.engine import Engine
-from onward.service.plan_switches import PlanSwitches
 from onward.service.plan_uuids import find_plan, part_uuid, plan_uuid
 from onward.service.ports import PlanSummary, RunFilter, Store
 from onward.service.recovery import recovery_state
@@ -85,26 +83,6 @@ class PlanStatuses:
         end = None if limit is None else offset + limit
         page = [await self._status(summary) for summary in summaries[offset:end]]
         return page, len(summaries)
-
-    async def set_enabled(
-        self,
-        workspace: str,
-        plan: uuid.UUID,
-        *,
-        enabled: bool,
-        caller: Caller | None = None,
-    ) -> PlanStatus:
-        """Enable or disable the plan with this UUID; raise PlanNotFoundError.
-
-        Deprecated: a shim that only delegates to
-        ``PlanSwitches.set_plan_enabled_by_uuid`` (which records who and why),
-        kept until its last callers call that instead.
-        """
-        switches = PlanSwitches(store=self._store, clock=self._engine.clock)
-        await switches.set_plan_enabled_by_uuid(
-            plan, enabled=enabled, caller=caller or Caller(workspace=workspace)
-        )
-        return await self.get(workspace, plan)
 
     async def get(self, workspace: str, plan: uuid.UUID) -> PlanStatus:
         """Return where the plan with this UUID stands; raise PlanNotFoundError."""

@@ -92,19 +92,20 @@ async def test_an_unknown_plan_or_one_of_another_workspace_is_not_found() -> Non
     assert (await switches.current("default", "web")).enabled is True
 
 
-async def test_a_plan_is_switched_by_its_uuid_and_the_status_shim_delegates() -> None:
-    """By UUID, directly or through PlanStatuses.set_enabled, the same switch moves."""
+async def test_a_plan_is_switched_by_its_uuid() -> None:
+    """By UUID (as the dialects name plans) the switch moves, and statuses see it."""
     runtime = await open_runtime(WEB, REPLICA)
     switches = switches_of(runtime)
     summary = await runtime.store.get_plan_summary(workspace="default", name="web-dr")
     uid = plan_uuid(summary.plan_id)
     with capture_logs() as logs:
         off = await switches.set_plan_enabled_by_uuid(uid, enabled=False, caller=AMY)
-        status = await PlanStatuses(engine=runtime.engine).set_enabled(
-            "default", uid, enabled=True
-        )
+        on = await switches.set_plan_enabled_by_uuid(uid, enabled=True, caller=AMY)
+    status = await PlanStatuses(engine=runtime.engine).get("default", uid)
 
     assert off.summary.name == "web-dr"
+    assert off.summary.enabled is False
+    assert on.summary.enabled is True
     assert status.summary.enabled is True
     assert [e["event"] for e in switch_events(logs)] == [
         "plan.disabled",

@@ -27,6 +27,7 @@ from onward.service.auth import DEFAULT_WORKSPACE, AuthService
 from onward.service.commands import Caller
 from onward.service.plan_runs import PlanRuns
 from onward.service.plan_status import PlanStatuses
+from onward.service.plan_switches import PlanSwitches
 from onward.service.plan_uuids import parse_uuid
 from onward.service.sessions import Sessions
 
@@ -37,6 +38,7 @@ class VaoServices:
 
     sessions: Sessions
     statuses: PlanStatuses
+    switches: PlanSwitches
     runs: PlanRuns
     clock: Clock
 
@@ -47,6 +49,7 @@ class VaoServices:
         return cls(
             sessions=Sessions(auth=runtime.auth, store=runtime.store, clock=clock),
             statuses=PlanStatuses(engine=runtime.engine),
+            switches=PlanSwitches(store=runtime.store, clock=clock),
             runs=PlanRuns(commands=runtime.commands),
             clock=clock,
         )

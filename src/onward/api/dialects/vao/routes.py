@@ -201,7 +201,9 @@ async def enable_plan(
     caller: Author, services: ServicesDep, plan_id: PlanId
 ) -> Response:
     """Enable a plan: it may start runs again."""
-    await services.statuses.set_enabled(caller.workspace, plan_id, enabled=True)
+    await services.switches.set_plan_enabled_by_uuid(
+        plan_id, enabled=True, caller=caller
+    )
     return render.empty()
 
 
@@ -210,7 +212,9 @@ async def disable_plan(
     caller: Author, services: ServicesDep, plan_id: PlanId
 ) -> Response:
     """Disable a plan: it starts no run (manual, triggered or chained) until enabled."""
-    await services.statuses.set_enabled(caller.workspace, plan_id, enabled=False)
+    await services.switches.set_plan_enabled_by_uuid(
+        plan_id, enabled=False, caller=caller
+    )
     return render.empty()
 
 
