@@ -203,17 +203,22 @@ async def test_a_storage_failure_is_a_503(
     admin: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The store being unavailable is a temporary 503 with Retry-After."""
+    """The store being unavailable is a 503 with Retry-After; its words are logged."""
 
     async def unavailable(**_: object) -> None:
         msg = "database is locked"
         raise errors.StorageError(msg)
 
     monkeypatch.setattr(runtime.store, "list_plans", unavailable)
-    response = await client.get(f"{WS}/plans", headers=admin)
+    with structlog.testing.capture_logs() as logs:
+        response = await client.get(f"{WS}/plans", headers=admin)
 
-    assert_problem(response, 503, "storage-unavailable")
+    body = assert_problem(response, 503, "storage-unavailable")
     assert response.headers["Retry-After"] == "1"
+    assert "locked" not in body["detail"]
+    assert [e["error"] for e in logs if e["event"] == "api.failed"] == [
+        "database is locked"
+    ]
 
 
 async def test_an_unexpected_error_is_a_bare_500_and_is_logged(

@@ -36,6 +36,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from onward import errors
 from onward.errors import PlanInvalidError
 
+#: what a client is told of a server-side failure (the rest goes to the log)
+_HIDDEN_DETAILS: Final = {
+    500: "The server could not do this.",
+    503: "The database is unavailable for a moment; try again shortly.",
+}
 _log = structlog.get_logger("onward.api")
 
 #: the media type of every error response of the native API
@@ -116,7 +121,8 @@ async def onward_error(request: Request, exc: Exception) -> Response:
         ]
     if status >= 500:
         _log.error("api.failed", path=request.url.path, error=exc.message)
-    detail = exc.message if status != 500 else "The server could not do this."
+    # the database's own words stay in the log: they are for the operator
+    detail = _HIDDEN_DETAILS.get(status, exc.message)
     return problem(
         request,
         status,
