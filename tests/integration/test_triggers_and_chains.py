@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from onward import errors
 from onward.clock import FrozenClock
@@ -287,3 +288,56 @@ async def test_a_chain_left_unstarted_by_a_crash_is_started_by_the_sweep(
     ]
     assert second_sweep == []
     assert len(await runs_of(runtime, "second")) == 1
+
+
+async def test_a_chain_into_a_disabled_plan_ends_there_and_is_not_tried_again(
+    make_runtime: RuntimeFactory,
+) -> None:
+    """A disabled next plan is refused once: no sweep starts it, even once enabled."""
+    runtime = make_runtime(memory=True)
+    await runtime.commands.apply_plan(f"name: second\n{STEPS}")
+    await runtime.commands.apply_plan(f"name: first\nchain: [second]\n{STEPS}")
+    await runtime.store.set_plan_enabled(
+        workspace="default", name="second", enabled=False
+    )
+    sweeper = FollowUps(runtime.commands, runtime.store)
+
+    with structlog.testing.capture_logs() as logs:
+        first = await runtime.commands.start_run("first", chain=True)
+        await settle(runtime)
+        swept_while_disabled = await sweeper.sweep()
+        await runtime.store.set_plan_enabled(
+            workspace="default", name="second", enabled=True
+        )
+        swept_once_enabled = await sweeper.sweep()
+    await settle(runtime)
+
+    assert (await runtime.store.get_run(first.run_id)).status is RunStatus.SUCCEEDED
+    assert swept_while_disabled == swept_once_enabled == []
+    assert await runs_of(runtime, "second") == []
+    refusals = [e for e in logs if e["event"] == "chain.start_refused"]
+    assert [(e["run_id"], "disabled" in e["error"]) for e in refusals] == [
+        (first.run_id, True)
+    ]
+    assert not [e for e in logs if e["event"] == "chain.start_failed"]
+
+
+async def test_a_chain_into_a_deleted_plan_is_refused_once(
+    make_runtime: RuntimeFactory,
+) -> None:
+    """A next plan that no longer exists ends the chain; the sweep leaves it."""
+    runtime = make_runtime(memory=True)
+    await runtime.commands.apply_plan(f"name: second\n{STEPS}")
+    await runtime.commands.apply_plan(f"name: first\nchain: [second]\n{STEPS}")
+    await runtime.store.delete_plan(workspace="default", name="second")
+    sweeper = FollowUps(runtime.commands, runtime.store)
+
+    with structlog.testing.capture_logs() as logs:
+        await runtime.commands.start_run("first", chain=True)
+        await settle(runtime)
+        swept = await sweeper.sweep()
+
+    assert swept == []
+    assert [e["event"] for e in logs if e["event"].startswith("chain.")] == [
+        "chain.start_refused"
+    ]

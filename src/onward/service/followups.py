@@ -10,9 +10,18 @@ from onward import errors
 from onward.domain import effects
 from onward.domain.runs import Run, RunStatus, Trigger
 from onward.service.commands import Caller, Commands
-from onward.service.ports import FullStore, RunFilter
+from onward.service.ports import FullStore, IdempotencyRecord, RunFilter
 
 _log = structlog.get_logger("onward.followups")
+#: the command name of a follow-up's refusal kept under its idempotency key
+_REFUSED = "follow-up-refused"
+#: refusals that will not change by trying again (a stale state or a storage
+#: failure may: the sweep retries those)
+_FINAL_REFUSALS = (
+    errors.InvalidTransitionError,
+    errors.NotFoundError,
+    errors.InvalidDefinitionError,
+)
 
 
 class FollowUps:
@@ -85,11 +94,31 @@ class FollowUps:
                     follows=run.chain_rest[1:],
                     caller=caller,
                 )
+        except _FINAL_REFUSALS as exc:
+            # the plan is disabled, gone, or cannot take this run: trying again
+            # at each sweep would start it late, or never; the chain ends here
+            await self._record_refusal(run, exc)
+            _log.error("chain.start_refused", run_id=run.run_id, error=exc.message)
+            return None
         except errors.OnwardError as exc:
             _log.error("chain.start_failed", run_id=run.run_id, error=exc.message)
             return None
         _log.info("chain.started", run_id=run.run_id, next_run_id=started.run_id)
         return started
+
+    async def _record_refusal(self, run: Run, exc: errors.OnwardError) -> None:
+        """Keep the refusal as the follow-up's outcome, so no sweep tries again."""
+        await self._store.save_idempotency(
+            IdempotencyRecord(
+                workspace=run.workspace,
+                key=_follow_up_key(run),
+                command=_REFUSED,
+                request_digest=_REFUSED,
+                run_id=run.run_id,
+                response={"refused": exc.message},
+                created_at=self._commands.engine.clock.now(),
+            )
+        )
 
 
 def _own_params(run: Run) -> dict[str, object]:
