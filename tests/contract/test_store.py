@@ -144,6 +144,18 @@ async def update_run(
     return new
 
 
+def make_key() -> IdempotencyRecord:
+    """Return the record of idempotency key ``key-1``, taken by starting run_1."""
+    return IdempotencyRecord(
+        workspace="default",
+        key="key-1",
+        command="start_run",
+        request_digest="r1",
+        run_id="run_1",
+        created_at=T0,
+    )
+
+
 def ids(attempts: list[Attempt]) -> list[str]:
     """Return the ids of attempts, in their order."""
     return [attempt.attempt_id for attempt in attempts]
@@ -791,14 +803,7 @@ async def test_a_commit_with_a_taken_idempotency_key_raises_and_writes_nothing(
 ) -> None:
     """Reusing an idempotency key raises StaleStateError and rolls the commit back."""
     plan = await save_plan(store)
-    record = IdempotencyRecord(
-        workspace="default",
-        key="key-1",
-        command="start_run",
-        request_digest="r1",
-        run_id="run_1",
-        created_at=T0,
-    )
+    record = make_key()
     await store.commit_run(
         RunCommit(run=make_run(plan, "run_1"), expected_version=0, idempotency=record)
     )
@@ -1082,3 +1087,127 @@ async def test_enabling_an_unknown_plan_is_not_found(store: Store) -> None:
         await store.set_plan_enabled(workspace="default", name="nope", enabled=False)
     with pytest.raises(errors.PlanNotFoundError):
         await store.get_plan_summary(workspace="default", name="nope")
+
+
+# --- numbers: small integer aliases of runs and plans ----------------------------
+
+
+async def test_runs_are_numbered_one_two_three_in_the_order_they_are_created(
+    store: Store,
+) -> None:
+    """Each new run gets the next number, whatever its id."""
+    plan = await save_plan(store)
+    for run_id in ("run_b", "run_a", "run_c"):
+        await create_run(store, plan, run_id)
+
+    numbers = await store.get_run_numbers(["run_a", "run_b", "run_c"])
+
+    assert numbers == {"run_b": 1, "run_a": 2, "run_c": 3}
+
+
+async def test_later_commits_of_a_run_keep_its_number_and_use_none_up(
+    store: Store,
+) -> None:
+    """Updating a run leaves its number alone; the next new run gets the next one."""
+    plan = await save_plan(store)
+    run = await create_run(store, plan, "run_1")
+    run = await update_run(store, run, status=RunStatus.RUNNING)
+    await update_run(store, run, status=RunStatus.SUCCEEDED)
+
+    await create_run(store, plan, "run_2")
+
+    assert await store.get_run_numbers(["run_1", "run_2"]) == {"run_1": 1, "run_2": 2}
+
+
+async def test_a_refused_creation_numbers_nothing_and_no_number_is_reused(
+    store: Store,
+) -> None:
+    """A rolled-back creation leaves no number; later runs get numbers never given."""
+    plan = await save_plan(store)
+    await create_run(store, plan, "run_1")
+    record = make_key()
+    await store.commit_run(
+        RunCommit(run=make_run(plan, "run_2"), expected_version=0, idempotency=record)
+    )
+    with pytest.raises(errors.StaleStateError):
+        await create_run(store, plan, "run_1")
+    with pytest.raises(errors.StaleStateError):
+        await store.commit_run(
+            RunCommit(
+                run=make_run(plan, "run_3"), expected_version=0, idempotency=record
+            )
+        )
+
+    await create_run(store, plan, "run_4")
+    numbers = await store.get_run_numbers(["run_1", "run_2", "run_3", "run_4"])
+
+    assert set(numbers) == {"run_1", "run_2", "run_4"}
+    assert (numbers["run_1"], numbers["run_2"]) == (1, 2)
+    assert numbers["run_4"] > 2
+
+
+async def test_find_run_id_returns_the_run_of_a_number_and_none_for_other_integers(
+    store: Store,
+) -> None:
+    """A given number names its run; 0, negatives, unused and huge numbers none."""
+    plan = await save_plan(store)
+    await create_run(store, plan, "run_1")
+    await create_run(store, plan, "run_2")
+
+    found = [await store.find_run_id(number) for number in (1, 2)]
+    missing = [
+        await store.find_run_id(number)
+        for number in (0, -1, 3, 2**63 - 1, 2**63, 2**80)
+    ]
+
+    assert found == ["run_1", "run_2"]
+    assert missing == [None] * 6
+
+
+async def test_get_run_numbers_takes_many_ids_and_omits_unknown_ones(
+    store: Store,
+) -> None:
+    """A long list with repeats and unknown ids answers the stored runs only."""
+    plan = await save_plan(store)
+    await create_run(store, plan, "run_1")
+    await create_run(store, plan, "run_2")
+    unknown = [f"run_unknown_{n}" for n in range(1200)]
+
+    numbers = await store.get_run_numbers([*unknown, "run_2", "run_1", "run_2"])
+    none = await store.get_run_numbers([])
+
+    assert numbers == {"run_1": 1, "run_2": 2}
+    assert none == {}
+
+
+async def test_plans_are_numbered_when_first_saved_and_keep_their_number(
+    store: Store,
+) -> None:
+    """A plan's first version numbers it; later versions keep the number."""
+    first = await save_plan(store, "deploy")
+    second = await save_plan(store, "deploy", digest="digest-2")
+    other = await save_plan(store, "rollback")
+    elsewhere = await save_plan(store, "deploy", workspace="other")
+
+    numbers = await store.get_plan_numbers(
+        [first.plan_id, other.plan_id, elsewhere.plan_id, "pln_unknown"]
+    )
+
+    assert second.plan_id == first.plan_id
+    assert numbers == {first.plan_id: 1, other.plan_id: 2, elsewhere.plan_id: 3}
+
+
+async def test_a_deleted_plan_loses_its_number_and_no_plan_gets_it_again(
+    store: Store,
+) -> None:
+    """Deleting the newest plan does not free its number for the next plan."""
+    kept = await save_plan(store, "kept")
+    deleted = await save_plan(store, "deleted")
+    await store.delete_plan(workspace="default", name="deleted")
+
+    again = await save_plan(store, "deleted", digest="digest-2")
+    numbers = await store.get_plan_numbers(
+        [kept.plan_id, deleted.plan_id, again.plan_id]
+    )
+
+    assert numbers == {kept.plan_id: 1, again.plan_id: 3}

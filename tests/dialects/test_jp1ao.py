@@ -9,7 +9,6 @@ from typing import Any, Final
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from jp1_secmaster_support import (
     FAILING_MARKER_PLAN,
     MARKER_PLAN,
@@ -19,18 +18,21 @@ from jp1_secmaster_support import (
     add_user,
     apply,
     cheap_hashes,
+    jp1_error,
     make_runtime,
-    run_id_with_number,
+    plan_number,
+    run_number,
+    serve,
     start,
+    use_up_run_numbers,
     wait_for,
 )
 
 from onward import errors
-from onward.api.app import create_app
 from onward.domain.access import Role
 from onward.domain.runs import Run, RunStatus
 from onward.runtime import Runtime
-from onward.service.numbers import Numbers, number_of
+from onward.service.numbers import NumberedRun, Numbers
 
 HOST: Final = "10.196.184.238:22015"
 TASKS: Final = "/Automation/v1/objects/Tasks"
@@ -63,13 +65,8 @@ def runtime() -> Runtime:
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     """Yield a client of the started app, at the seed's host."""
-    app: FastAPI = create_app(runtime)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url=f"http://{HOST}"
-        ) as c:
-            yield c
+    async with serve(runtime, f"http://{HOST}") as c:
+        yield c
 
 
 @pytest.fixture
@@ -85,31 +82,24 @@ def marker(tmp_path: Path) -> dict[str, str]:
     return {"marker": str(tmp_path / "marker")}
 
 
-async def halted_run(
-    runtime: Runtime, tmp_path: Path, run_id: str | None = None
-) -> Run:
+async def halted_run(runtime: Runtime, tmp_path: Path) -> Run:
     """Start the marker plan and return its run once halted at ``check``."""
     await apply(runtime, MARKER_PLAN)
-    run = await start(runtime, "marker", params=marker(tmp_path), run_id=run_id)
+    run = await start(runtime, "marker", params=marker(tmp_path))
     return await wait_for(runtime, run.run_id, RunStatus.HALTED)
 
 
-def task_url(run: Run) -> str:
+async def task_2026(runtime: Runtime, tmp_path: Path) -> Run:
+    """Return the seed's task 2026: the 2026th run, halted at ``check``."""
+    await use_up_run_numbers(runtime, 2025)
+    run = await halted_run(runtime, tmp_path)
+    assert await run_number(runtime, run) == 2026
+    return run
+
+
+async def task_url(runtime: Runtime, run: Run) -> str:
     """Return the path of a run's task."""
-    return f"{TASKS}/{number_of(run.run_id)}"
-
-
-def jp1_error(response: httpx.Response, status: int, message_id: str) -> dict[str, Any]:
-    """Check a JP1/AO error answer and return its body."""
-    body = response.json()
-
-    assert response.status_code == status
-    assert body["messageID"] == message_id
-    assert body["application"] == "Automation"
-    assert body["errorSource"] == str(response.request.url)
-    assert set(body) == {"errorSource", "message", "messageID", "application"}
-    assert response.headers["cache-control"] == "no-cache"
-    return dict(body)
+    return f"{TASKS}/{await run_number(runtime, run)}"
 
 
 # --- the seed -----------------------------------------------------------------------
@@ -120,7 +110,7 @@ async def test_seed_rerunstart_descriptor_is_answered_as_documented(
     runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """The seed's request, replayed literally, gets the seed's headers and body."""
-    await halted_run(runtime, tmp_path, run_id=run_id_with_number(2026))
+    await task_2026(runtime, tmp_path)
 
     response = await client.get(
         "/Automation/v1/objects/Tasks/2026/actions/rerunStart",
@@ -148,7 +138,7 @@ async def test_seed_descriptor_posted_back_retries_the_failed_step(
     runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """Posting the seed's descriptor to its href retries from the failed step."""
-    run = await halted_run(runtime, tmp_path, run_id=run_id_with_number(2026))
+    run = await task_2026(runtime, tmp_path)
     descriptor = (
         await client.get(f"{TASKS}/2026/actions/rerunStart", headers=SEED_AUTH)
     ).json()
@@ -184,11 +174,11 @@ async def test_task_is_a_run_with_jp1_members(
     """GET a task: the run's number, plan, JP1 status and times."""
     run = await halted_run(runtime, tmp_path)
 
-    response = await client.get(task_url(run), headers=SEED_AUTH)
+    response = await client.get(await task_url(runtime, run), headers=SEED_AUTH)
 
     body = response.json()
     assert response.status_code == 200
-    assert body["instanceID"] == number_of(run.run_id)
+    assert body["instanceID"] == await run_number(runtime, run)
     assert body["status"] == "failed"
     assert body["serviceName"] == "marker"
     assert body["submitter"] == "operator"
@@ -214,8 +204,8 @@ async def test_task_list_has_data_and_count(
     assert response.status_code == 200
     assert body["count"] == 2
     assert [t["instanceID"] for t in body["data"]] == [
-        number_of(quick.run_id),
-        number_of(halted.run_id),
+        await run_number(runtime, quick),
+        await run_number(runtime, halted),
     ]
     assert [t["status"] for t in body["data"]] == ["completed", "failed"]
 
@@ -246,14 +236,14 @@ async def test_task_list_filters_sorts_pages_and_picks_fields(
         TASKS, params={"HQL::filter": "status = 'failed'"}, headers=SEED_AUTH
     )
 
-    # oldest first: run ids sort in creation order (to the millisecond)
-    second = sorted(run.run_id for run in runs)[1]
+    # oldest first: the numbers count the runs in the order they were made
+    second = await run_number(runtime, runs[1])
     assert completed.json() == {
-        "data": [{"instanceID": number_of(second), "status": "completed"}],
+        "data": [{"instanceID": second, "status": "completed"}],
         "count": 3,
     }
     assert [t["instanceID"] for t in failed.json()["data"]] == [
-        number_of(halted.run_id)
+        await run_number(runtime, halted)
     ]
     assert failed.json()["count"] == 1
 
@@ -267,12 +257,14 @@ async def test_task_list_filters_by_service_id(
     await apply(runtime, QUICK_PLAN)
     await start(runtime, "quick")
 
+    service = await plan_number(runtime, halted.plan_id)
+
     response = await client.get(
-        TASKS, params={"serviceID": str(number_of(halted.plan_id))}, headers=SEED_AUTH
+        TASKS, params={"serviceID": str(service)}, headers=SEED_AUTH
     )
 
     assert [t["instanceID"] for t in response.json()["data"]] == [
-        number_of(halted.run_id)
+        await run_number(runtime, halted)
     ]
 
 
@@ -289,8 +281,11 @@ async def test_actions_of_a_halted_task_are_stop_and_reruns(
     quick = await start(runtime, "quick")
     await wait_for(runtime, quick.run_id, RunStatus.SUCCEEDED)
 
-    halted = await client.get(f"{task_url(run)}/actions", headers=SEED_AUTH)
-    done = await client.get(f"{task_url(quick)}/actions", headers=SEED_AUTH)
+    url = await task_url(runtime, run)
+    halted = await client.get(f"{url}/actions", headers=SEED_AUTH)
+    done = await client.get(
+        f"{await task_url(runtime, quick)}/actions", headers=SEED_AUTH
+    )
 
     body = halted.json()
     assert [a["name"] for a in body["data"]] == [
@@ -302,7 +297,7 @@ async def test_actions_of_a_halted_task_are_stop_and_reruns(
     assert body["count"] == 4
     assert body["data"][1] == {
         "name": "rerunStepStart",
-        "href": f"http://{HOST}{task_url(run)}/actions/rerunStepStart/invoke",
+        "href": f"http://{HOST}{url}/actions/rerunStepStart/invoke",
         "method": "POST",
         "parameters": [],
     }
@@ -317,7 +312,8 @@ async def test_rerun_step_start_goes_on_after_the_failed_step(
     run = await halted_run(runtime, tmp_path)
 
     response = await client.post(
-        f"{task_url(run)}/actions/rerunStepStart/invoke", headers=SEED_AUTH
+        f"{await task_url(runtime, run)}/actions/rerunStepStart/invoke",
+        headers=SEED_AUTH,
     )
     done = await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
 
@@ -336,7 +332,7 @@ async def test_rerun_start_retries_a_failed_task(
     (tmp_path / "marker").touch()
 
     response = await client.post(
-        f"{task_url(run)}/actions/rerunStart/invoke",
+        f"{await task_url(runtime, run)}/actions/rerunStart/invoke",
         json={"name": "rerunStart", "method": "POST", "parameters": []},
         headers=SEED_AUTH,
     )
@@ -355,15 +351,14 @@ async def test_stop_and_force_stop_cancel_a_running_task(
     await apply(runtime, SLOW_PLAN)
     run = await start(runtime, "slow")
     await wait_for(runtime, run.run_id, RunStatus.RUNNING)
+    url = await task_url(runtime, run)
 
     response = await client.post(
-        f"{task_url(run)}/actions/{action}/invoke", json={}, headers=SEED_AUTH
+        f"{url}/actions/{action}/invoke", json={}, headers=SEED_AUTH
     )
     if action == "stop":
         await wait_for(runtime, run.run_id, RunStatus.CANCELLING)
-        await client.post(
-            f"{task_url(run)}/actions/forceStop/invoke", headers=SEED_AUTH
-        )
+        await client.post(f"{url}/actions/forceStop/invoke", headers=SEED_AUTH)
     done = await wait_for(runtime, run.run_id, RunStatus.CANCELLED)
 
     assert response.status_code == 200
@@ -377,16 +372,21 @@ async def test_stop_and_force_stop_cancel_a_running_task(
 async def test_an_action_the_status_does_not_allow_is_a_409(
     runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
-    """rerunStart of a completed task is a conflict, in JP1/AO's body."""
+    """rerunStart of a completed task is a conflict, in JP1/AO's body and words."""
     await apply(runtime, QUICK_PLAN)
     run = await start(runtime, "quick")
     await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
+    number = await run_number(runtime, run)
 
     response = await client.post(
-        f"{task_url(run)}/actions/rerunStart/invoke", headers=SEED_AUTH
+        f"{TASKS}/{number}/actions/rerunStart/invoke", headers=SEED_AUTH
     )
 
-    jp1_error(response, 409, "ONWARD-E409")
+    body = jp1_error(response, 409, "ONWARD-E409")
+    assert body["message"] == (
+        f"The rerunStart action is not available for task {number}: "
+        "its status is completed."
+    )
 
 
 @pytest.mark.usefixtures("system")
@@ -414,12 +414,10 @@ async def test_unknown_action_is_404(
     runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """An action JP1/AO's dialect does not carry out is not found."""
-    run = await halted_run(runtime, tmp_path)
+    url = await task_url(runtime, await halted_run(runtime, tmp_path))
 
-    got = await client.get(f"{task_url(run)}/actions/archive", headers=SEED_AUTH)
-    posted = await client.post(
-        f"{task_url(run)}/actions/archive/invoke", headers=SEED_AUTH
-    )
+    got = await client.get(f"{url}/actions/archive", headers=SEED_AUTH)
+    posted = await client.post(f"{url}/actions/archive/invoke", headers=SEED_AUTH)
 
     jp1_error(got, 404, "KNAE02102-E")
     jp1_error(posted, 404, "KNAE02102-E")
@@ -447,7 +445,7 @@ async def test_malformed_invoke_bodies_are_400(
     run = await halted_run(runtime, tmp_path)
 
     response = await client.post(
-        f"{task_url(run)}/actions/rerunStart/invoke",
+        f"{await task_url(runtime, run)}/actions/rerunStart/invoke",
         content=body,
         headers={**SEED_AUTH, "Content-Type": "application/json"},
     )
@@ -532,11 +530,10 @@ async def test_a_viewer_reads_but_cannot_invoke(
     )
     auth = {"Authorization": "Basic " + base64.b64encode(b"vic:secret").decode()}
     run = await halted_run(runtime, tmp_path)
+    url = await task_url(runtime, run)
 
-    read = await client.get(task_url(run), headers=auth)
-    invoked = await client.post(
-        f"{task_url(run)}/actions/rerunStart/invoke", headers=auth
-    )
+    read = await client.get(url, headers=auth)
+    invoked = await client.post(f"{url}/actions/rerunStart/invoke", headers=auth)
 
     assert read.status_code == 200
     jp1_error(invoked, 404, "KNAE02102-E")
@@ -552,7 +549,7 @@ async def test_a_user_without_a_role_lists_nothing_and_reads_nothing(
     run = await halted_run(runtime, tmp_path)
 
     listed = await client.get(TASKS, headers=auth)
-    read = await client.get(task_url(run), headers=auth)
+    read = await client.get(await task_url(runtime, run), headers=auth)
 
     assert listed.json() == {"data": [], "count": 0}
     jp1_error(read, 404, "KNAE02102-E")
@@ -584,15 +581,16 @@ async def test_storage_unavailable_is_412(
 ) -> None:
     """The server is not available: 412 in JP1/AO's body."""
 
-    async def unavailable(self: Numbers, workspace: str, number: int) -> Run:
-        msg = "database is locked"
+    async def unavailable(self: Numbers, workspace: str, number: int) -> NumberedRun:
+        msg = "The database could not find run id: database is locked"
         raise errors.StorageError(msg)
 
     monkeypatch.setattr(Numbers, "find_run", unavailable)
 
     response = await client.get(f"{TASKS}/2026", headers=SEED_AUTH)
 
-    jp1_error(response, 412, "ONWARD-E412")
+    body = jp1_error(response, 412, "ONWARD-E412")
+    assert body["message"] == "The server is not available."
 
 
 @pytest.mark.usefixtures("system")
@@ -626,9 +624,10 @@ async def test_hql_filters_select_the_halted_task(
     await apply(runtime, QUICK_PLAN)
     quick = await start(runtime, "quick")
     await wait_for(runtime, quick.run_id, RunStatus.SUCCEEDED)
-    text = hql.format(number=number_of(run.run_id))
+    number = await run_number(runtime, run)
+    text = hql.format(number=number)
 
     response = await client.get(TASKS, params={"HQL::filter": text}, headers=SEED_AUTH)
 
     assert response.status_code == 200, response.text
-    assert [t["instanceID"] for t in response.json()["data"]] == [number_of(run.run_id)]
+    assert [t["instanceID"] for t in response.json()["data"]] == [number]

@@ -4,7 +4,7 @@ Alembic migrations on real SQLite and PostgreSQL databases, and opening a store.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import platformdirs
@@ -15,7 +15,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from onward import errors, storage
-from onward.storage import _engine, _schema, tables
+from onward.domain.runs import Run
+from onward.service.ports import RunCommit
+from onward.storage import _engine, _schema, rows, tables
 
 TABLES = {
     "plans",
@@ -35,10 +37,13 @@ TABLES = {
     "trigger_fires",
     "data_objects",
     "leases",
+    "run_numbers",
+    "plan_numbers",
 }
 ACCESS_TABLES = {"workspaces", "users", "role_bindings", "credentials", "operations"}
 TRIGGER_TABLES = {"trigger_fires", "data_objects"}
 LEASE_TABLES = {"leases"}
+NUMBER_TABLES = {"run_numbers", "plan_numbers"}
 
 
 @pytest.fixture(
@@ -128,7 +133,7 @@ def test_access_migration_goes_down_to_the_tables_of_0001_and_up_again(
     after_downgrade = table_names_and_revision(empty_database_url)
 
     assert at_0001 == (
-        TABLES - ACCESS_TABLES - TRIGGER_TABLES - LEASE_TABLES,
+        TABLES - ACCESS_TABLES - TRIGGER_TABLES - LEASE_TABLES - NUMBER_TABLES,
         "0001",
     )
     assert after_downgrade == at_0001
@@ -231,7 +236,7 @@ def test_trigger_migration_goes_down_to_the_tables_of_0002_and_up_again(
 
     after_downgrade = table_names_and_revision(empty_database_url)
 
-    assert at_0002 == (TABLES - TRIGGER_TABLES - LEASE_TABLES, "0002")
+    assert at_0002 == (TABLES - TRIGGER_TABLES - LEASE_TABLES - NUMBER_TABLES, "0002")
     assert after_downgrade == at_0002
 
 
@@ -246,5 +251,111 @@ def test_lease_migration_goes_down_to_the_tables_of_0003_and_up_again(
 
     after_downgrade = table_names_and_revision(empty_database_url)
 
-    assert at_0003 == (TABLES - LEASE_TABLES, "0003")
+    assert at_0003 == (TABLES - LEASE_TABLES - NUMBER_TABLES, "0003")
     assert after_downgrade == at_0003
+
+
+def test_number_migration_goes_down_to_the_tables_of_0005_and_up_again(
+    empty_database_url: str,
+) -> None:
+    """Migrating 0006 down and up again leaves the tables of 0005 in place."""
+    storage.upgrade(empty_database_url, "0005")
+    at_0005 = table_names_and_revision(empty_database_url)
+    storage.upgrade(empty_database_url)
+    storage.downgrade(empty_database_url, "0005")
+
+    after_downgrade = table_names_and_revision(empty_database_url)
+
+    assert at_0005 == (TABLES - NUMBER_TABLES, "0005")
+    assert after_downgrade == at_0005
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def add_plans_and_runs_at_0005(url: str) -> None:
+    """Store two plans and three runs as revision 0005 keeps them, out of id order."""
+    engine = _engine.create_engine(_engine.normalise_url(url), pool_size=1)
+    plans = [("pln_b", T0), ("pln_a", T0 + timedelta(minutes=1))]
+    runs = [
+        ("run_c", T0),
+        ("run_b", T0 + timedelta(minutes=1)),
+        ("run_a", T0 + timedelta(minutes=1)),
+    ]
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                tables.plans.insert(),
+                [
+                    {
+                        "plan_id": plan_id,
+                        "workspace": "default",
+                        "name": plan_id,
+                        "created_at": at,
+                        "enabled": True,
+                    }
+                    for plan_id, at in plans
+                ],
+            )
+            conn.execute(
+                tables.runs.insert(),
+                [
+                    rows.run_to_row(
+                        Run(
+                            run_id=run_id,
+                            plan_id="pln_b",
+                            plan_name="pln_b",
+                            plan_version=1,
+                            version=1,
+                            created_at=at,
+                        )
+                    )
+                    for run_id, at in runs
+                ],
+            )
+    finally:
+        engine.dispose()
+
+
+async def test_number_migration_numbers_runs_and_plans_in_creation_order(
+    empty_database_url: str,
+) -> None:
+    """Existing runs and plans get 1, 2, 3 by (created_at, id); new ones go on after."""
+    storage.upgrade(empty_database_url, "0005")
+    add_plans_and_runs_at_0005(empty_database_url)
+    storage.upgrade(empty_database_url)
+    store = storage.open_store(empty_database_url, migrate=False)
+
+    try:
+        run_numbers = await store.get_run_numbers(["run_a", "run_b", "run_c"])
+        plan_numbers = await store.get_plan_numbers(["pln_a", "pln_b"])
+        plan = await store.save_plan_version(
+            workspace="default",
+            name="new",
+            source="name: new",
+            format="yaml",
+            document={"name": "new"},
+            digest="d",
+            created_by="alice",
+            now=T0,
+        )
+        run = Run(
+            run_id="run_new",
+            plan_id=plan.plan_id,
+            plan_name=plan.name,
+            plan_version=1,
+            version=1,
+            created_at=T0,
+        )
+        await store.commit_run(RunCommit(run=run, expected_version=0))
+        new_run = await store.get_run_numbers([run.run_id])
+        new_plan = await store.get_plan_numbers([plan.plan_id])
+        second = await store.find_run_id(2)
+    finally:
+        await store.close()
+
+    assert run_numbers == {"run_c": 1, "run_a": 2, "run_b": 3}
+    assert plan_numbers == {"pln_b": 1, "pln_a": 2}
+    assert new_run == {"run_new": 4}
+    assert new_plan == {plan.plan_id: 3}
+    assert second == "run_a"

@@ -229,6 +229,27 @@ class Store(Protocol):
         """Return the run's started lanes in (stage, target) order."""
         ...
 
+    async def get_run_numbers(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """Return the number of each stored run among ``run_ids`` (others omitted).
+
+        The store numbers every run in the transaction that first saves it
+        (``expected_version`` 0): 1, 2, 3 ... in creation order, unique across
+        the database and never reused. Later commits leave the number alone.
+        """
+        ...
+
+    async def get_plan_numbers(self, plan_ids: Sequence[str]) -> dict[str, int]:
+        """Return the number of each stored plan among ``plan_ids`` (others omitted).
+
+        Plans are numbered as runs are, when their first version is saved; a
+        deleted plan's number is never given to another plan.
+        """
+        ...
+
+    async def find_run_id(self, number: int) -> str | None:
+        """Return the id of the run with this number; None for any other integer."""
+        ...
+
     async def list_attempts(self, run_id: str) -> list[Attempt]:
         """Return every attempt of the run in the order they were queued."""
         ...

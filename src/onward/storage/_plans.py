@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from onward import errors
 from onward.ids import new_plan_id
 from onward.service.ports import PlanSummary, PlanVersion
-from onward.storage import rows
+from onward.storage import _numbers, rows
 from onward.storage._upsert import insert_ignoring_conflicts
 from onward.storage.tables import plan_versions, plans, runs
 
@@ -153,23 +153,26 @@ def delete_plan(conn: Connection, *, workspace: str, name: str) -> None:
     if used.first() is not None:
         raise errors.PlanInUseError(plan=name)
     conn.execute(plan_versions.delete().where(plan_versions.c.plan_id == plan_id))
+    _numbers.forget_plan(conn, plan_id)
     conn.execute(plans.delete().where(plans.c.plan_id == plan_id))
 
 
 def _lock_plan(conn: Connection, *, workspace: str, name: str, now: datetime) -> str:
     """Return the plan's id, creating the plan; lock its row until the end."""
-    insert_ignoring_conflicts(
+    created = new_plan_id()
+    if insert_ignoring_conflicts(
         conn,
         plans,
         {
-            "plan_id": new_plan_id(),
+            "plan_id": created,
             "workspace": workspace,
             "name": name,
             "created_at": now,
             "enabled": True,
         },
         keys=("workspace", "name"),
-    )
+    ):
+        _numbers.number_plan(conn, created)
     plan_id: str = conn.execute(
         sa.select(plans.c.plan_id)
         .where(plans.c.workspace == workspace, plans.c.name == name)

@@ -22,7 +22,7 @@ from onward.service.ports import (
     RunFilter,
     RunPage,
 )
-from onward.storage import rows
+from onward.storage import _numbers, rows
 from onward.storage._upsert import insert_ignoring_conflicts, upsert
 from onward.storage.tables import attempts, audit, idempotency, lanes, runs
 
@@ -188,7 +188,11 @@ def _write_run(conn: Connection, commit: RunCommit) -> bool:
     """Insert (expected version 0) or compare-and-set the run; tell if written."""
     row = rows.run_to_row(commit.run)
     if commit.expected_version == 0:
-        return insert_ignoring_conflicts(conn, runs, row, keys=("run_id",))
+        if not insert_ignoring_conflicts(conn, runs, row, keys=("run_id",)):
+            return False
+        # only a new run gets a number: later commits of the run never touch it
+        _numbers.number_run(conn, commit.run.run_id)
+        return True
     row["where_run_id"] = row.pop("run_id")
     row["where_version"] = commit.expected_version
     return conn.execute(_UPDATE_RUN, row).rowcount == 1

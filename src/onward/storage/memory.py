@@ -49,6 +49,12 @@ class MemoryStore(MemoryAccessStore):
         self._data_objects: dict[str, DataObject] = {}
         #: lease name -> (owner, expires at)
         self._leases: dict[str, tuple[str, datetime]] = {}
+        #: numbers of runs and plans, counted up and never reused, as SqlStore's
+        self._run_numbers: dict[str, int] = {}
+        self._runs_by_number: dict[int, str] = {}
+        self._next_run_number = itertools.count(1)
+        self._plan_numbers: dict[str, int] = {}
+        self._next_plan_number = itertools.count(1)
 
     async def save_plan_version(
         self,
@@ -66,7 +72,11 @@ class MemoryStore(MemoryAccessStore):
         versions = self._versions.setdefault((workspace, name), [])
         if versions and versions[-1].digest == digest:
             return versions[-1]
-        plan_id = versions[0].plan_id if versions else new_plan_id()
+        if versions:
+            plan_id = versions[0].plan_id
+        else:
+            plan_id = new_plan_id()
+            self._plan_numbers[plan_id] = next(self._next_plan_number)
         version = PlanVersion(
             plan_id=plan_id,
             workspace=workspace,
@@ -143,6 +153,7 @@ class MemoryStore(MemoryAccessStore):
         if any(run.plan_id == versions[0].plan_id for run in self._runs.values()):
             raise errors.PlanInUseError(plan=name)
         del self._versions[(workspace, name)]
+        self._plan_numbers.pop(versions[0].plan_id, None)
 
     async def add_operation(self, operation: Operation) -> None:
         """Store an accepted operation; raise RunNotFoundError for an unknown run."""
@@ -167,6 +178,10 @@ class MemoryStore(MemoryAccessStore):
                     subject=f"Idempotency key {key[1]}", expected_version=0
                 )
             self._idempotency[key] = commit.idempotency
+        if stored is None:
+            number = next(self._next_run_number)
+            self._run_numbers[run_id] = number
+            self._runs_by_number[number] = run_id
         self._runs[run_id] = commit.run
         self._lanes.setdefault(run_id, {}).update(commit.lanes)
         known = self._attempts_by_run.setdefault(run_id, [])
@@ -206,6 +221,18 @@ class MemoryStore(MemoryAccessStore):
         page = selected[:limit]
         more = len(selected) > limit and bool(page)
         return RunPage(runs=tuple(page), next_cursor=page[-1].run_id if more else None)
+
+    async def get_run_numbers(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """Return the number of each stored run among ``run_ids`` (others omitted)."""
+        return {i: self._run_numbers[i] for i in run_ids if i in self._run_numbers}
+
+    async def get_plan_numbers(self, plan_ids: Sequence[str]) -> dict[str, int]:
+        """Return the number of each stored plan among ``plan_ids`` (others omitted)."""
+        return {i: self._plan_numbers[i] for i in plan_ids if i in self._plan_numbers}
+
+    async def find_run_id(self, number: int) -> str | None:
+        """Return the id of the run with this number, if any."""
+        return self._runs_by_number.get(number)
 
     async def list_lanes(self, run_id: str) -> list[Lane]:
         """Return the run's started lanes in (stage, target) order."""

@@ -6,7 +6,7 @@ thread of the store's own executor (one hop per call, not per statement): a
 sync engine on a thread is faster than an async driver for the many short
 transactions an engine makes. SQLite gets one thread, since its writes are
 serialised anyway; PostgreSQL gets a few. The statements live in ``_plans``,
-``_runs``, ``_work`` and ``_access``, one module per concern.
+``_runs``, ``_numbers``, ``_work`` and ``_access``, one module per concern.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from onward.storage import (
     _access,
     _engine,
     _leases,
+    _numbers,
     _plans,
     _runs,
     _schema,
@@ -186,6 +187,18 @@ class SqlStore:
     async def list_lanes(self, run_id: str) -> list[Lane]:
         """Return the run's started lanes in (stage, target) order."""
         return await self._read(_runs.list_lanes, run_id)
+
+    async def get_run_numbers(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """Return the number of each stored run among ``run_ids`` (others omitted)."""
+        return await self._read(_numbers.run_numbers_of, run_ids)
+
+    async def get_plan_numbers(self, plan_ids: Sequence[str]) -> dict[str, int]:
+        """Return the number of each stored plan among ``plan_ids`` (others omitted)."""
+        return await self._read(_numbers.plan_numbers_of, plan_ids)
+
+    async def find_run_id(self, number: int) -> str | None:
+        """Return the id of the run with this number, if any."""
+        return await self._read(_numbers.run_id_of, number)
 
     async def list_attempts(self, run_id: str) -> list[Attempt]:
         """Return every attempt of the run in the order they were queued."""

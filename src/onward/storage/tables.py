@@ -3,8 +3,9 @@ MetaData and Table definitions (SQLAlchemy Core), with a constraint naming conve
 
 The migrations (``migrations/versions/``) create exactly these tables:
 ``0001_initial`` the plans and runs, ``0002_access`` the access records,
-``0003_triggers`` the trigger records, ``0004_leases`` the leases;
-``tests/integration/test_migrations.py`` checks that they agree.
+``0003_triggers`` the trigger records, ``0004_leases`` the leases,
+``0005_plan_enabled`` a plan's switch, ``0006_numbers`` the numbers of runs
+and plans; ``tests/integration/test_migrations.py`` checks that they agree.
 Enum values are stored as their lower-case strings; nested records
 (step states, halt points, stage progress, lane keys) are stored as JSON.
 """
@@ -324,4 +325,28 @@ leases: Final = sa.Table(
     sa.Column("name", sa.String(), primary_key=True),
     sa.Column("owner", sa.String(), nullable=False),
     sa.Column("expires_at", UtcDateTime(), nullable=False),
+)
+
+# --- numbers: small integer aliases of runs and plans (migration 0006) -------------
+
+#: each run's number, given in the transaction that first saves the run
+run_numbers: Final = sa.Table(
+    "run_numbers",
+    metadata,
+    #: 1, 2, 3 ... in the order runs are created; never reused (AUTOINCREMENT)
+    sa.Column("number", _Serial, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.UniqueConstraint("run_id"),
+    sqlite_autoincrement=True,
+)
+
+#: each plan's number, given in the transaction that first saves the plan
+plan_numbers: Final = sa.Table(
+    "plan_numbers",
+    metadata,
+    #: 1, 2, 3 ... in the order plans are created; never reused (AUTOINCREMENT)
+    sa.Column("number", _Serial, primary_key=True, autoincrement=True),
+    sa.Column("plan_id", sa.String(), sa.ForeignKey("plans.plan_id"), nullable=False),
+    sa.UniqueConstraint("plan_id"),
+    sqlite_autoincrement=True,
 )

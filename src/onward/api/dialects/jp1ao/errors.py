@@ -13,10 +13,14 @@ unparsable body                                    400     generic error
 invalid query parameter, argument or body member   400     ONWARD-E400
 no or bad credentials, disabled user, rate limit   401     ONWARD-E401
 no role, too low a role, unknown task or action    404     KNAE02102-E
+a method the path does not take                    405     ONWARD-E405
 the task's status does not allow the action        409     ONWARD-E409
 storage unavailable                                412     ONWARD-E412
-any other Onward error                             500     ONWARD-E500
+any other error                                    500     ONWARD-E500
 =================================================  ======  ===============
+
+Refusals speak JP1/AO's words: the task's instanceID, its JP1/AO status and
+the action's name, never Onward's run ids, states or commands.
 """
 
 from collections.abc import Callable, Coroutine, Mapping
@@ -30,6 +34,8 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from onward import errors
+from onward.api.dialects.jp1ao.schemas import TASK_STATUS
+from onward.domain.runs import RunStatus
 
 _log = structlog.get_logger("onward.api.jp1ao")
 
@@ -47,14 +53,19 @@ NOT_FOUND_MESSAGE: Final = (
     "After reviewing the content of the following, please re-run.\n"
     "- The presence or absence of resources\n- Access rights to the resource"
 )
+#: the seed's descriptions of its 412 and 500
+UNAVAILABLE_MESSAGE: Final = "The server is not available."
+FAILED_MESSAGE: Final = "A server processing error occurred."
 _MESSAGE_IDS: Final = {
     400: "ONWARD-E400",
     401: "ONWARD-E401",
     404: NOT_FOUND_ID,
+    405: "ONWARD-E405",
     409: "ONWARD-E409",
     412: "ONWARD-E412",
     500: "ONWARD-E500",
 }
+_RUN_STATUSES: Final = frozenset(status.value for status in RunStatus)
 #: (error class, status): the first class the error is an instance of wins
 _STATUSES: Final = (
     (errors.AuthenticationError, 401),
@@ -77,6 +88,15 @@ class Jp1RequestError(Exception):
         self.message_id = message_id or _MESSAGE_IDS[status]
 
 
+def request_url(request: Request) -> str:
+    """Return the request's URL as the client sent it (its path percent-encoded)."""
+    raw_path: bytes | None = request.scope.get("raw_path")
+    if not raw_path:
+        return str(request.url)
+    # the decoded path would put raw control and non-ASCII characters in the body
+    return str(request.url.replace(path=raw_path.decode("latin-1")))
+
+
 def error_response(
     request: Request,
     status: int,
@@ -87,7 +107,7 @@ def error_response(
 ) -> JSONResponse:
     """Return JP1/AO's error information with its status."""
     body = {
-        "errorSource": str(request.url),
+        "errorSource": request_url(request),
         "message": message,
         "messageID": message_id or _MESSAGE_IDS[status],
         "application": "Automation",
@@ -101,29 +121,84 @@ def error_response(
 def onward_error_response(request: Request, exc: errors.OnwardError) -> JSONResponse:
     """Return an Onward error in JP1/AO's status code and body."""
     status = next(code for kind, code in _STATUSES if isinstance(exc, kind))
-    if status == 500:
+    if status in (412, 500):
+        # the database's or Onward's own words stay in the log
         _log.error("jp1ao.error", error=exc.message, kind=type(exc).__name__)
-        return error_response(request, 500, "A server processing error occurred.")
+        message = UNAVAILABLE_MESSAGE if status == 412 else FAILED_MESSAGE
+        return error_response(request, status, message)
     if status == 404:
         return error_response(request, 404, NOT_FOUND_MESSAGE)
+    if status == 409:
+        # the invoke route words its refusals itself (``refusal``)
+        return error_response(request, 409, "The task's status does not allow this.")
     headers = {}
     if isinstance(exc, errors.RateLimitedError):
         headers["Retry-After"] = str(exc.retry_after)
     return error_response(request, status, exc.message, headers=headers)
 
 
+def refusal(
+    exc: errors.ConflictError,
+    *,
+    action: str,
+    number: int,
+    run_id: str,
+    status: RunStatus,
+) -> Jp1RequestError:
+    """Return the 409 of a refused action in JP1/AO's words.
+
+    Args:
+        exc: Onward's refusal.
+        action: the JP1/AO action asked for (``stop``, ``rerunStart`` ...).
+        number: the task's instanceID.
+        run_id: the task's run, which a refusal names when its status is why.
+        status: the run's status as read before the action, for refusals that
+            name no status of the run.
+    """
+    if isinstance(exc, errors.StaleStateError):
+        msg = (
+            f"Task {number} was changed by another request during the {action} "
+            "action. Get the task again, then retry."
+        )
+        return Jp1RequestError(409, msg)
+    if (
+        isinstance(exc, errors.InvalidTransitionError)
+        and exc.subject == f"run {run_id}"
+        and exc.state in _RUN_STATUSES
+    ):
+        status = RunStatus(exc.state)
+    msg = (
+        f"The {action} action is not available for task {number}: "
+        f"its status is {TASK_STATUS[status]}."
+    )
+    return Jp1RequestError(409, msg)
+
+
+def finish(request: Request, response: Response) -> Response:
+    """Return an answer with JP1/AO's headers; a HEAD answer loses its body."""
+    for name, value in COMMON_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.method == "HEAD":
+        # the headers (Content-Length too) stay those of the GET
+        response.body = b""
+    return response
+
+
 class Jp1Route(APIRoute):
-    """A route answering in JP1/AO's shapes, whatever goes wrong."""
+    """A route answering in JP1/AO's shapes, whatever goes wrong; GET takes HEAD."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        """Build the route; a GET route answers HEAD too, as HTTP servers do."""
+        super().__init__(path, endpoint, **kwargs)
+        if self.methods is not None and "GET" in self.methods:
+            self.methods.add("HEAD")
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap the handler: errors become JP1/AO errors; add JP1/AO's headers."""
         handler = super().get_route_handler()
 
         async def answer(request: Request) -> Response:
-            response = await _answer(handler, request)
-            for name, value in COMMON_HEADERS.items():
-                response.headers.setdefault(name, value)
-            return response
+            return finish(request, await _answer(handler, request))
 
         return answer
 
@@ -144,3 +219,10 @@ async def _answer(
     except HTTPException as exc:
         status = exc.status_code if exc.status_code in _MESSAGE_IDS else 404
         return error_response(request, status, str(exc.detail))
+    except Exception:  # noqa: BLE001 - the API boundary: a JP1/AO client gets JP1/AO's 500
+        # anything else is a bug: log it whole, answer as JP1/AO does (with its
+        # headers) rather than with Onward's native problem document
+        _log.exception(
+            "jp1ao.request_failed", method=request.method, path=request.url.path
+        )
+        return error_response(request, 500, FAILED_MESSAGE)

@@ -10,9 +10,11 @@ whole or a part are allowed; ``or`` is refused):
 * ``submitTime``, ``startTime``, ``completionTime``: ``eq``, ``ne``, ``gt``,
   ``ge``, ``lt``, ``le`` (and symbols) against ISO 8601 strings.
 
-Strings are quoted with ``'`` (doubled inside), numbers bare. ``HQL::sortBy``
-accepts ``instanceID`` or ``submitTime`` (both the order of creation), ASC or
-DESC. Anything else is a 400 "query parameter is invalid".
+Strings are quoted with ``'`` (doubled inside), numbers bare (ASCII digits,
+at most a Java ``long``). ``HQL::sortBy`` accepts ``instanceID`` (the task's
+number: the order of creation) and ``submitTime`` (ties in the order of
+creation), ASC or DESC; without it the newest task comes first. Anything else
+is a 400 "query parameter is invalid".
 """
 
 import re
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NoReturn
 
+from onward.api.dialects import values
 from onward.api.dialects.jp1ao.errors import Jp1RequestError
 from onward.api.dialects.jp1ao.schemas import (
     TASK_MEMBERS,
@@ -28,9 +31,14 @@ from onward.api.dialects.jp1ao.schemas import (
     WORKSPACE,
     member_values,
 )
-from onward.domain.runs import Run, RunStatus
+from onward.domain.runs import RunStatus
+from onward.service.numbers import NumberedRun
 from onward.service.ports import RunFilter
-from onward.service.run_scans import RunTest
+
+#: a test a task must pass to be listed
+TaskTest = Callable[[NumberedRun], bool]
+#: a task's sort key
+SortKey = Callable[[NumberedRun], Any]
 
 #: the members a filter may name, with the kind of their values
 MEMBERS: Final = {
@@ -44,7 +52,13 @@ MEMBERS: Final = {
     "startTime": "time",
     "completionTime": "time",
 }
-SORTABLE: Final = frozenset({"instanceID", "submitTime"})
+#: digits of the largest number a member or parameter takes (a Java ``long``)
+_MAX_DIGITS: Final = len(str(values.INT64_MAX))
+#: the members HQL::sortBy takes, with their sort keys
+SORT_KEYS: Final[Mapping[str, SortKey]] = {
+    "instanceID": lambda task: task.number,
+    "submitTime": lambda task: task.run.created_at,
+}
 _OPERATORS: Final = {
     "eq": "eq",
     "=": "eq",
@@ -69,7 +83,7 @@ _ALLOWED: Final = {
     "time": {"eq", "ne", "gt", "ge", "lt", "le"},
 }
 _TOKEN: Final = re.compile(
-    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>\d+)"
+    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>[0-9]+)"
     r"|(?P<word>\[[A-Za-z_]\w*\]|[A-Za-z_]\w*)"
     r"|(?P<op><>|!=|>=|<=|=|>|<)|(?P<punct>[()\[\],]))"
 )
@@ -102,6 +116,19 @@ class Condition:
         return _COMPARE[self.operator](actual, self.value)
 
 
+def whole_number(text: str) -> int | None:
+    """Return ``text`` as a whole number up to a Java ``long``, or None.
+
+    ASCII digits only, as ``values.decimal`` reads them; leading zeros are
+    dropped first, since Python refuses to convert more than 4,300 digits.
+    """
+    if len(text) > _MAX_DIGITS:
+        text = text.lstrip("0") or "0"
+        if len(text) > _MAX_DIGITS:
+            return None
+    return values.decimal(text)
+
+
 def refuse(message: str) -> NoReturn:
     """Raise the 400 of an invalid query parameter."""
     raise Jp1RequestError(400, f"A query parameter is invalid: {message}")
@@ -128,21 +155,28 @@ def parse_filter(text: str) -> tuple[Condition, ...]:
     return tuple(conditions)
 
 
-def parse_sort(text: str) -> bool:
-    """Return whether HQL::sortBy asks for the oldest first (ASC)."""
-    oldest_first: bool | None = None
+def parse_sort(text: str) -> tuple[SortKey, bool]:
+    """Return HQL::sortBy's sort key and whether it sorts descending (DESC)."""
+    members: list[str] = []
+    descending: bool | None = None
     for part in text.split(","):
         words = part.split()
-        if not words or len(words) > 2 or words[0] not in SORTABLE:
-            refuse(f"HQL::sortBy supports {', '.join(sorted(SORTABLE))}")
+        if not words or len(words) > 2 or words[0] not in SORT_KEYS:
+            refuse(f"HQL::sortBy supports {', '.join(sorted(SORT_KEYS))}")
         direction = words[1].upper() if len(words) == 2 else "ASC"
         if direction not in ("ASC", "DESC"):
             refuse("HQL::sortBy takes ASC or DESC")
-        ascending = direction == "ASC"
-        if oldest_first is not None and oldest_first != ascending:
+        if descending is not None and descending != (direction == "DESC"):
             refuse("HQL::sortBy members must sort the same way")
-        oldest_first = ascending
-    return bool(oldest_first)
+        descending = direction == "DESC"
+        members.append(words[0])
+    keys = tuple(SORT_KEYS[member] for member in members)
+
+    def key(task: NumberedRun) -> Any:
+        # the number last: tasks that tie on the members keep the order of creation
+        return (*(member_key(task) for member_key in keys), task.number)
+
+    return key, bool(descending)
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -218,9 +252,10 @@ def _value(tokens: list[tuple[str, str]], position: int) -> tuple[str, int]:
 def _convert(member: str, value: str) -> Any:
     kind = MEMBERS[member]
     if kind == "number":
-        if not value.isdigit():
-            refuse(f"{member} compares with a number")
-        return int(value)
+        number = whole_number(value)
+        if number is None:
+            refuse(f"{member} compares with a number from 0 to {values.INT64_MAX}")
+        return number
     if kind == "time":
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -253,10 +288,11 @@ class TaskQuery:
     """A task list request in Onward's terms."""
 
     run_filter: RunFilter
-    keep: RunTest
+    keep: TaskTest
     offset: int
     limit: int
-    oldest_first: bool
+    key: SortKey
+    descending: bool
     fields: tuple[str, ...]
 
 
@@ -280,14 +316,18 @@ def parse_list_query(items: Sequence[tuple[str, str]]) -> TaskQuery:
         conditions.append(
             Condition("serviceID", "eq", _convert("serviceID", params["serviceID"]))
         )
+    key, descending = (
+        parse_sort(params["HQL::sortBy"])
+        if "HQL::sortBy" in params
+        else (SORT_KEYS["instanceID"], True)
+    )
     return TaskQuery(
         run_filter=_pushed_down(conditions),
         keep=_test(tuple(conditions)),
         offset=_count(params, "HQL::offset", 0),
         limit=min(_count(params, "HQL::limit", MAX_LIMIT), MAX_LIMIT),
-        oldest_first=parse_sort(params["HQL::sortBy"])
-        if "HQL::sortBy" in params
-        else False,
+        key=key,
+        descending=descending,
         fields=_fields(params.get("HQL::fields")),
     )
 
@@ -296,9 +336,10 @@ def _count(params: Mapping[str, str], name: str, default: int) -> int:
     text = params.get(name)
     if text is None:
         return default
-    if not text.isdigit():
-        refuse(f"{name} takes a whole number, 0 or more")
-    return int(text)
+    count = whole_number(text)
+    if count is None:
+        refuse(f"{name} takes a whole number from 0 to {values.INT64_MAX}")
+    return count
 
 
 def _fields(text: str | None) -> tuple[str, ...]:
@@ -332,9 +373,9 @@ def _pushed_down(conditions: list[Condition]) -> RunFilter:
     )
 
 
-def _test(conditions: tuple[Condition, ...]) -> RunTest:
-    def keep(run: Run, source: object) -> bool:
-        values = member_values(run)
-        return all(c.holds(values[c.member]) for c in conditions)
+def _test(conditions: tuple[Condition, ...]) -> TaskTest:
+    def keep(task: NumberedRun) -> bool:
+        members = member_values(task)
+        return all(c.holds(members[c.member]) for c in conditions)
 
     return keep

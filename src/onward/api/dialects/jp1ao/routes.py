@@ -6,11 +6,14 @@ success is remembered for 30 s, see ``service.credential_cache``), or
 ``Authorization: HSSO <secret>`` / ``Bearer <secret>`` with an Onward session
 token or API key. Listing needs a role in the dialect's workspace (without one
 the list is empty); a task needs the read permission, an invoke the operate
-permission (JP1/AO answers 404 to an invalid permission).
+permission (JP1/AO answers 404 to an invalid permission). Tasks are addressed
+by their instanceID, the number the store gave the run.
+
+A GET path answers HEAD too; a method a path does not take is a 405 with
+``Allow``; OPTIONS on any path is a CORS preflight (200).
 """
 
 import binascii
-import json
 from base64 import b64decode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,24 +21,29 @@ from typing import Annotated, Any, Self, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
+from onward import errors
+from onward.api.dialects import values
 from onward.api.dialects.jp1ao import hql, schemas
 from onward.api.dialects.jp1ao.errors import (
     NOT_FOUND_MESSAGE,
     Jp1RequestError,
     Jp1Route,
     error_response,
+    finish,
+    refusal,
 )
 from onward.clock import Clock
 from onward.domain.access import Permission, Principal
-from onward.domain.runs import Run
 from onward.runtime import Runtime
 from onward.service.auth import AuthService
 from onward.service.commands import Caller
 from onward.service.credential_cache import PasswordCache
-from onward.service.numbers import Numbers
+from onward.service.numbers import NumberedRun, Numbers
 from onward.service.run_control import RunControls, controls_for
-from onward.service.run_scans import RunScans
 
 router = APIRouter(prefix=schemas.PREFIX, route_class=Jp1Route, include_in_schema=False)
 
@@ -47,7 +55,6 @@ class Jp1Services:
     auth: AuthService
     passwords: PasswordCache
     numbers: Numbers
-    scans: RunScans
     controls: RunControls
     clock: Clock
 
@@ -59,7 +66,6 @@ class Jp1Services:
             auth=runtime.auth,
             passwords=PasswordCache(auth=runtime.auth, clock=clock),
             numbers=Numbers(store=runtime.store),
-            scans=RunScans(store=runtime.store),
             controls=RunControls(commands=runtime.commands),
             clock=clock,
         )
@@ -106,20 +112,23 @@ def _basic(value: str) -> tuple[str, str]:
     return username, password
 
 
-def _task_of(permission: Permission) -> Callable[..., Awaitable[Run]]:
-    async def task(task_id: str, principal: SignedIn, services: ServicesDep) -> Run:
-        if not task_id.isdigit() or len(task_id) > 19:
+def _task_of(permission: Permission) -> Callable[..., Awaitable[NumberedRun]]:
+    async def task(
+        task_id: str, principal: SignedIn, services: ServicesDep
+    ) -> NumberedRun:
+        number = hql.whole_number(task_id)
+        if number is None:
             raise Jp1RequestError(404, NOT_FOUND_MESSAGE)
         services.auth.require(principal, permission, schemas.WORKSPACE)
-        return await services.numbers.find_run(schemas.WORKSPACE, int(task_id))
+        return await services.numbers.find_run(schemas.WORKSPACE, number)
 
     return task
 
 
 #: the path's task, readable by the principal
-ReadTask = Annotated[Run, Depends(_task_of(Permission.READ))]
+ReadTask = Annotated[NumberedRun, Depends(_task_of(Permission.READ))]
 #: the path's task, which the principal may operate
-OperableTask = Annotated[Run, Depends(_task_of(Permission.OPERATE))]
+OperableTask = Annotated[NumberedRun, Depends(_task_of(Permission.OPERATE))]
 
 
 def _json(body: Any) -> JSONResponse:
@@ -139,17 +148,18 @@ async def list_tasks(
     """Return the tasks (runs) the user may see, filtered, sorted and paged."""
     query = hql.parse_list_query(request.query_params.multi_items())
     if principal.may(Permission.READ, schemas.WORKSPACE):
-        page = await services.scans.scan(
+        page = await services.numbers.scan(
             query.run_filter,
             offset=query.offset,
             limit=query.limit,
             keep=query.keep,
-            oldest_first=query.oldest_first,
+            key=query.key,
+            descending=query.descending,
         )
-        runs, total = page.runs, page.total
+        tasks, total = page.runs, page.total
     else:
-        runs, total = (), 0
-    data = [schemas.task_body(run, query.fields) for run in runs]
+        tasks, total = (), 0
+    data = [schemas.task_body(task, query.fields) for task in tasks]
     return _json({"data": data, "count": total})
 
 
@@ -162,7 +172,7 @@ async def get_task(task: ReadTask) -> JSONResponse:
 @router.get("/objects/Tasks/{task_id}/actions")
 async def list_actions(request: Request, task: ReadTask) -> JSONResponse:
     """Return the descriptors of the actions the task allows now."""
-    names = schemas.action_names(controls_for(task))
+    names = schemas.action_names(controls_for(task.run))
     data = [schemas.descriptor(_base(request), task, name) for name in names]
     return _json(schemas.ActionList(data=data, count=len(data)))
 
@@ -188,33 +198,73 @@ async def invoke_action(
     if control is None:
         raise Jp1RequestError(404, NOT_FOUND_MESSAGE)
     _check_descriptor(await request.body(), action)
+    run = task.run
     caller = Caller(
-        actor=principal.username, reason=f"JP1/AO {action}", workspace=task.workspace
+        actor=principal.username, reason=f"JP1/AO {action}", workspace=run.workspace
     )
-    run = await services.controls.apply(control, task.run_id, caller=caller)
+    try:
+        await services.controls.apply(control, run.run_id, caller=caller)
+    except errors.ConflictError as exc:
+        raise refusal(
+            exc, action=action, number=task.number, run_id=run.run_id, status=run.status
+        ) from exc
     now = schemas.iso(services.clock.now()) or ""
-    number = schemas.task_number(run)
     return _json(
         schemas.InvokeResult(
-            instance_id=str(number),
+            instance_id=str(task.number),
             created=now,
             updated=now,
             completed=now,
             state="success",
-            affected_resources=[f"{_base(request)}{schemas.TASKS}/{number}"],
+            affected_resources=[schemas.task_url(_base(request), task)],
         )
     )
 
 
-@router.api_route(
-    "/{path:path}",
-    methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"],
-)
-async def unknown(request: Request, path: str) -> Response:
-    """Answer a CORS preflight; any other path or method does not exist."""
+async def unknown(request: Request) -> Response:
+    """Answer what no route takes: a preflight (200), a wrong method (405) or 404."""
+    allowed = _methods_of(request)
     if request.method == "OPTIONS":
-        return Response(status_code=200)
-    return error_response(request, 404, NOT_FOUND_MESSAGE)
+        headers = {"Allow": allowed} if allowed else {}
+        response: Response = Response(status_code=200, headers=headers)
+    elif allowed:
+        msg = f"The {request.method} method is not supported by this resource."
+        response = error_response(request, 405, msg, headers={"Allow": allowed})
+    else:
+        response = error_response(request, 404, NOT_FOUND_MESSAGE)
+    return finish(request, response)
+
+
+class _Unmatched:
+    """The ASGI app of the dialect's fallback route, which takes any method."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the request as ``unknown`` does."""
+        response = await unknown(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+# the last route, for any path under /Automation (another API version, or the
+# version's own path, too) and any method (Starlette routes an ASGI app so,
+# where it would route a function for GET only): Starlette's own 404, 405 and
+# trailing-slash redirect would answer without JP1/AO's body and headers
+router.add_route(
+    f"{schemas.ROOT}/{{path:path}}",
+    cast("Callable[[Request], Awaitable[Response]]", _Unmatched()),
+    include_in_schema=False,
+)
+
+
+def _methods_of(request: Request) -> str:
+    """Return the ``Allow`` value of the request's path ("" for no resource)."""
+    methods = {
+        method
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and route.matches(request.scope)[0] is not Match.NONE
+        for method in route.methods or ()
+    }
+    return ", ".join(sorted(methods | {"OPTIONS"})) if methods else ""
 
 
 def _check_descriptor(raw: bytes, action: str) -> None:
@@ -222,11 +272,9 @@ def _check_descriptor(raw: bytes, action: str) -> None:
     if not raw.strip():
         return
     try:
-        body = json.loads(raw)
-    except ValueError:
-        raise Jp1RequestError(
-            400, "The request body is not valid JSON.", message_id="generic error"
-        ) from None
+        body = values.load_json(raw)
+    except values.JsonBodyError as exc:
+        raise Jp1RequestError(400, str(exc), message_id="generic error") from None
     if not isinstance(body, dict):
         raise Jp1RequestError(400, "The argument is invalid: expected an object.")
     if "name" in body and body["name"] != action:

@@ -2,7 +2,8 @@
 JP1/AO wire shapes: tasks (Onward runs), action descriptors, invoke results.
 
 A JP1/AO task is an Onward run of the dialect's workspace; its ``instanceID``
-is the run's number (``onward.service.numbers``), its service the run's plan.
+is the number the store gave the run (``onward.service.numbers``), its service
+the run's plan, whose ``serviceID`` is the plan's number.
 """
 
 from collections.abc import Mapping
@@ -11,13 +12,15 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from onward.domain.runs import Run, RunStatus, Trigger
-from onward.service.numbers import number_of
+from onward.domain.runs import RunStatus, Trigger
+from onward.service.numbers import NumberedRun
 from onward.service.run_control import RunControl
 
 #: the Onward workspace the dialect serves (JP1/AO paths name none)
 WORKSPACE: Final = "default"
-PREFIX: Final = "/Automation/v1"
+#: JP1/AO's part of a server's paths, and the API version the dialect speaks
+ROOT: Final = "/Automation"
+PREFIX: Final = f"{ROOT}/v1"
 TASKS: Final = f"{PREFIX}/objects/Tasks"
 
 #: JP1/AO task status of each run status
@@ -80,16 +83,12 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="milliseconds") if moment else None
 
 
-def task_number(run: Run) -> int:
-    """Return the task's instanceID (the run's number)."""
-    return number_of(run.run_id) or 0
-
-
-def member_values(run: Run) -> dict[str, Any]:
+def member_values(task: NumberedRun) -> dict[str, Any]:
     """Return the task's members as values (times as datetimes), by JP1/AO name."""
+    run = task.run
     updated = run.finished_at or run.started_at or run.created_at
     return {
-        "instanceID": task_number(run),
+        "instanceID": task.number,
         "name": f"{run.plan_name}_{run.created_at:%Y%m%d%H%M%S}",
         "status": TASK_STATUS[run.status],
         "startTime": run.started_at,
@@ -106,7 +105,7 @@ def member_values(run: Run) -> dict[str, Any]:
         "serviceGroupName": run.workspace,
         "toDo": run.status in (RunStatus.HALTED, RunStatus.WAITING),
         "notes": "",
-        "serviceID": number_of(run.plan_id) or 0,
+        "serviceID": task.plan_number,
     }
 
 
@@ -133,22 +132,27 @@ TASK_MEMBERS: Final = (
 )
 
 
-def task_body(run: Run, fields: tuple[str, ...] = ()) -> dict[str, Any]:
+def task_body(task: NumberedRun, fields: tuple[str, ...] = ()) -> dict[str, Any]:
     """Return the task's JSON object (only ``fields`` if named)."""
     body = {
         name: iso(value) if isinstance(value, datetime) else value
-        for name, value in member_values(run).items()
+        for name, value in member_values(task).items()
     }
     if fields:
         return {name: body[name] for name in fields}
     return body
 
 
-def descriptor(base_url: str, run: Run, name: str) -> ActionDescriptor:
+def task_url(base_url: str, task: NumberedRun) -> str:
+    """Return the URL of a task."""
+    return f"{base_url}{TASKS}/{task.number}"
+
+
+def descriptor(base_url: str, task: NumberedRun, name: str) -> ActionDescriptor:
     """Return the descriptor of a task action."""
     return ActionDescriptor(
         name=name,
-        href=f"{base_url}{TASKS}/{task_number(run)}/actions/{name}/invoke",
+        href=f"{task_url(base_url, task)}/actions/{name}/invoke",
         method="POST",
         parameters=[],
     )
