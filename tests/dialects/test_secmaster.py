@@ -1,8 +1,11 @@
-"""The SecMaster dialect: playbook instances are runs; token and AK/SK auth; errors."""
+"""The SecMaster dialect: playbook instances are runs; token and AK/SK auth; errors.
+
+The seed's replay and the golden bodies are in ``test_secmaster_golden.py``, the
+refusals row by row in ``test_secmaster_errors.py``.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,35 +13,34 @@ from typing import Any, Final
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 from jp1_secmaster_support import (
     QUICK_PLAN,
     SLOW_PLAN,
+    SM_REQUEST_ID,
     add_token,
     add_user,
     apply,
     cheap_hashes,
+    halted_event_run,
     make_runtime,
+    serve,
+    sm_error,
     start,
     wait_for,
 )
+from jp1_secmaster_support import sm_instances as instances
 
-from onward.api.app import create_app
 from onward.api.dialects.secmaster.schemas import status_of
 from onward.domain.access import Principal, Role
 from onward.domain.runs import Run, RunStatus, Trigger
 from onward.runtime import Runtime
-from onward.service import commands as commands_module
 from onward.service.access_keys import AccessKeys, IssuedAccessKey
 from onward.service.commands import Caller
 
-SEED_ID: Final = "909494e3-558e-46b6-a9eb-07a8e18ca62f"
-PROJECT: Final = SEED_ID
 WORKSPACE: Final = "soc"
-REQUEST_ID: Final = re.compile(r"^[0-9a-f]{32}-\d{13}-\S+$")
 INSTANCE_KEYS: Final = {
     "id",
     "name",
@@ -51,25 +53,6 @@ INSTANCE_KEYS: Final = {
     "start_time",
     "end_time",
 }
-
-
-def instances(workspace: str = WORKSPACE, project: str = PROJECT) -> str:
-    """Return the path of a workspace's playbook instances."""
-    return f"/v1/{project}/workspaces/{workspace}/soc/playbooks/instances"
-
-
-def event_plan(tmp_path: Path) -> str:
-    """Return a plan started by ``alert`` objects that halts until a marker exists."""
-    return f"""
-name: respond
-triggers:
-  - {{name: on-alert, type: event, dataclass: alert}}
-groups:
-  - name: g
-    targets: [a]
-    steps:
-      - {{name: check, action: shell, with: {{command: "test -f {tmp_path}/marker"}}}}
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -87,11 +70,8 @@ def runtime() -> Runtime:
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     """Yield a client of the started app."""
-    app: FastAPI = create_app(runtime)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sm") as c:
-            yield c
+    async with serve(runtime, "http://sm") as http:
+        yield http
 
 
 @pytest.fixture
@@ -99,74 +79,6 @@ async def operator(runtime: Runtime) -> dict[str, str]:
     """Return the X-Auth-Token header of an operator of the ``soc`` workspace."""
     user = await add_user(runtime, "olga", roles={WORKSPACE: Role.OPERATOR})
     return {"X-Auth-Token": await add_token(runtime, user)}
-
-
-async def event_run(runtime: Runtime, tmp_path: Path, run_id: str | None = None) -> Run:
-    """Post an alert that starts the event plan; return its run, halted."""
-    await apply(runtime, event_plan(tmp_path), workspace=WORKSPACE)
-    with pytest.MonkeyPatch.context() as patch:
-        if run_id is not None:
-            patch.setattr(commands_module, "new_run_id", lambda: run_id)
-        _, runs = await runtime.triggers.post_event(
-            workspace=WORKSPACE,
-            dataclass="alert",
-            content={"name": "disk full", "severity": "high"},
-            actor="sensor",
-        )
-    return await wait_for(runtime, runs[0].run_id, RunStatus.HALTED)
-
-
-def sm_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Check a SecMaster error answer and return its body."""
-    body = response.json()
-
-    assert response.status_code == status
-    assert set(body) == {"code", "message"}
-    assert body["code"] == code
-    assert REQUEST_ID.match(response.headers["x-request-id"])
-    return dict(body)
-
-
-# --- the seed -----------------------------------------------------------------------
-
-
-async def test_seed_retry_operation_is_answered_as_documented(
-    runtime: Runtime,
-    client: httpx.AsyncClient,
-    operator: dict[str, str],
-    tmp_path: Path,
-) -> None:
-    """The seed's example request gets the documented instance and X-request-id."""
-    run = await event_run(runtime, tmp_path, run_id=SEED_ID)
-    (tmp_path / "marker").touch()
-
-    response = await client.post(
-        f"{instances()}/{SEED_ID}/operation",
-        content=b'{ "operation" : "RETRY" }',
-        headers={**operator, "content-type": "application/json;charset=UTF-8"},
-    )
-    done = await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
-
-    body = response.json()
-    assert response.status_code == 200
-    assert REQUEST_ID.match(response.headers["x-request-id"])
-    assert set(body) == INSTANCE_KEYS
-    assert body["id"] == SEED_ID
-    assert body["project_id"] == PROJECT
-    assert body["status"] in ("RUNNING", "FINISHED")
-    assert body["trigger_type"] == "EVENT"
-    assert body["playbook"] == {
-        "id": run.plan_id,
-        "version_id": f"{run.plan_id}-v1",
-        "name": "respond",
-        "version": "v1",
-    }
-    assert body["dataclass"] == {"id": "alert", "name": "alert"}
-    assert body["dataobject"]["id"] == run.triggered_by
-    assert body["dataobject"]["name"] == "disk full"
-    assert body["dataobject"]["dataclass_id"] == "alert"
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\+0000$", body["start_time"])
-    assert done.run_id == SEED_ID
 
 
 # --- list and show ------------------------------------------------------------------
@@ -194,7 +106,7 @@ async def test_list_pages_and_counts(
     assert {i["status"] for i in body["instances"]} == {"FINISHED"}
     assert body["instances"][0]["trigger_type"] == "MANUAL"
     assert body["instances"][0]["dataobject"] is None
-    assert REQUEST_ID.match(response.headers["x-request-id"])
+    assert SM_REQUEST_ID.match(response.headers["x-request-id"])
 
 
 async def test_list_filters(
@@ -204,7 +116,7 @@ async def test_list_filters(
     tmp_path: Path,
 ) -> None:
     """status, playbook_name, trigger_type, data class and object names filter."""
-    event = await event_run(runtime, tmp_path)
+    event = await halted_event_run(runtime, tmp_path / "marker")
     await apply(runtime, QUICK_PLAN, workspace=WORKSPACE)
     quick = await start(runtime, "quick", workspace=WORKSPACE)
     await wait_for(runtime, quick.run_id, RunStatus.SUCCEEDED)
@@ -243,7 +155,7 @@ async def test_show_returns_one_instance(
     tmp_path: Path,
 ) -> None:
     """Show answers the instance of the path's workspace."""
-    run = await event_run(runtime, tmp_path)
+    run = await halted_event_run(runtime, tmp_path / "marker")
 
     response = await client.get(f"{instances()}/{run.run_id}", headers=operator)
 
@@ -296,11 +208,15 @@ async def test_retry_of_a_finished_instance_is_refused(
         headers=operator,
     )
 
-    sm_error(response, 400, "SecMaster.00040009")
+    message = sm_error(response, 400, "SecMaster.00040009")
+    assert message == (
+        f"Cannot RETRY playbook instance {run.run_id}: it is FINISHED; "
+        "only a FAILED playbook instance can be retried."
+    )
 
 
 def test_a_retried_run_that_runs_again_is_retrying() -> None:
-    """RETRYING is a running run on its second attempt or later."""
+    """RETRYING is a running run on its second attempt or later, or one retried."""
     run = Run(
         run_id="r",
         plan_id="p",
@@ -313,6 +229,8 @@ def test_a_retried_run_that_runs_again_is_retrying() -> None:
 
     assert status_of(run) == "RUNNING"
     assert status_of(Run(**{**_fields(run), "run_attempt": 2})) == "RETRYING"
+    assert status_of(run, retried=True) == "RETRYING"
+    assert status_of(Run(**{**_fields(run), "status": RunStatus.HALTED})) == "FAILED"
 
 
 def _fields(run: Run) -> dict[str, Any]:
@@ -334,10 +252,12 @@ async def test_malformed_operation_bodies_are_400(
     body: bytes,
 ) -> None:
     """A body that is not {"operation": RETRY|TERMINATE} is refused."""
-    run = await event_run(runtime, tmp_path)
+    run = await halted_event_run(runtime, tmp_path / "marker")
 
     response = await client.post(
-        f"{instances()}/{run.run_id}/operation", content=body, headers=operator
+        f"{instances()}/{run.run_id}/operation",
+        content=body,
+        headers={**operator, "content-type": "application/json"},
     )
 
     sm_error(response, 400, "SecMaster.00040001")
@@ -370,20 +290,26 @@ async def test_invalid_list_queries_are_400(
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "message"),
     [
-        f"{instances()}/run_unknown",
-        f"{instances(workspace='nowhere')}/x",
-        "/v1/p/workspaces/soc/soc/playbooks",
+        (
+            f"{instances()}/run_unknown",
+            "Playbook instance run_unknown does not exist in workspace soc",
+        ),
+        (
+            f"{instances(workspace='nowhere')}/x",
+            "Workspace nowhere does not exist, or you have no role in it",
+        ),
+        ("/v1/p/workspaces/soc/soc/playbooks", "The requested API does not exist"),
     ],
 )
 async def test_unknown_instances_workspaces_and_paths_are_404(
-    client: httpx.AsyncClient, operator: dict[str, str], path: str
+    client: httpx.AsyncClient, operator: dict[str, str], path: str, message: str
 ) -> None:
-    """Unknown ids and paths answer 404 in SecMaster's body."""
+    """Unknown ids and paths answer 404 in SecMaster's body and words."""
     response = await client.get(path, headers=operator)
 
-    sm_error(response, 404, "SecMaster.00040401")
+    assert sm_error(response, 404, "SecMaster.00040401") == message
 
 
 async def test_an_instance_of_another_workspace_is_not_found(
@@ -395,7 +321,8 @@ async def test_an_instance_of_another_workspace_is_not_found(
 
     response = await client.get(f"{instances()}/{run.run_id}", headers=operator)
 
-    sm_error(response, 404, "SecMaster.00040401")
+    message = sm_error(response, 404, "SecMaster.00040401")
+    assert message == f"Playbook instance {run.run_id} does not exist in workspace soc"
 
 
 @pytest.mark.parametrize(
@@ -424,7 +351,7 @@ async def test_a_viewer_may_list_but_not_operate(
     """Operating needs the operate permission: a viewer gets 403."""
     user = await add_user(runtime, "val", roles={WORKSPACE: Role.VIEWER})
     headers = {"X-Auth-Token": await add_token(runtime, user)}
-    run = await event_run(runtime, tmp_path)
+    run = await halted_event_run(runtime, tmp_path / "marker")
 
     listed = await client.get(
         instances(), params={"limit": 5, "offset": 0}, headers=headers
@@ -436,7 +363,10 @@ async def test_a_viewer_may_list_but_not_operate(
     )
 
     assert listed.status_code == 200
-    sm_error(operated, 403, "SecMaster.00040301")
+    assert sm_error(operated, 403, "SecMaster.00040301") == (
+        "Your role in workspace soc does not allow operating playbook instances "
+        "(RETRY, TERMINATE)"
+    )
 
 
 # --- AK/SK signing ------------------------------------------------------------------
@@ -487,7 +417,7 @@ async def test_sdk_signed_requests_are_accepted(
 ) -> None:
     """A request signed by the SDK's signer with the key's AK/SK is let in."""
     key = await access_key(runtime)
-    run = await event_run(runtime, tmp_path)
+    run = await halted_event_run(runtime, tmp_path / "marker")
     (tmp_path / "marker").touch()
 
     uri, headers, _ = signed(
@@ -519,7 +449,7 @@ async def test_bad_signatures_are_401(
 ) -> None:
     """A wrong secret, changed body or path, stale date or revoked key: 401."""
     key = await access_key(runtime)
-    run = await event_run(runtime, tmp_path)
+    run = await halted_event_run(runtime, tmp_path / "marker")
     secret = "X" * 40 if flaw == "secret" else key.secret_key
     date = "20200101T000000Z" if flaw == "date" else None
     uri, headers, body = signed(

@@ -20,7 +20,10 @@ import httpx
 import pytest
 import uvicorn
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
-from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdkcore.exceptions.exceptions import (
+    ClientRequestException,
+    ServerResponseException,
+)
 from huaweicloudsdksecmaster.v1 import (
     ChangePlaybookInstanceRequest,
     ListPlaybookInstancesRequest,
@@ -40,6 +43,7 @@ from jp1_secmaster_support import (
 )
 
 from onward.api.app import create_app
+from onward.api.dialects.secmaster.instances import Instances
 from onward.domain.access import Role
 from onward.domain.runs import Run, RunStatus
 from onward.runtime import Runtime
@@ -199,7 +203,8 @@ def test_the_official_sdk_lists_shows_and_operates_instances(
     assert shown.trigger_type == "MANUAL"
     assert shown.x_request_id
     assert retried.id == halted.run_id
-    assert retried.status in ("RUNNING", "FINISHED")
+    # the halted run, continued by the operator's retry, runs again
+    assert retried.status == "RETRYING"
     assert terminated.status == "TERMINATING"
     assert succeeded.status is RunStatus.SUCCEEDED
 
@@ -233,3 +238,60 @@ def test_the_official_sdk_with_a_wrong_secret_is_refused(server: Server) -> None
 
     assert raised.value.status_code == 401
     assert raised.value.error_code == "SecMaster.00040101"
+
+
+def test_the_official_sdk_reads_a_refusal_in_secmaster_s_words(
+    server: Server,
+) -> None:
+    """A RETRY the status refuses: 400, the code, the instance's status, the id."""
+    runtime = server.runtime
+    key = access_key(server)
+    running = server.call(_running_run(runtime))
+    client = sdk_client(server, key)
+
+    with pytest.raises(ClientRequestException) as raised:
+        client.change_playbook_instance(
+            ChangePlaybookInstanceRequest(
+                workspace_id=WORKSPACE,
+                instance_id=running.run_id,
+                body=OperationPlaybookInfo(operation="RETRY"),
+            )
+        )
+    client.change_playbook_instance(
+        ChangePlaybookInstanceRequest(
+            workspace_id=WORKSPACE,
+            instance_id=running.run_id,
+            body=OperationPlaybookInfo(operation="TERMINATE"),
+        )
+    )
+
+    assert raised.value.status_code == 400
+    assert raised.value.error_code == "SecMaster.00040009"
+    assert raised.value.error_msg == (
+        f"Cannot RETRY playbook instance {running.run_id}: it is RUNNING; "
+        "only a FAILED playbook instance can be retried."
+    )
+    assert raised.value.request_id
+
+
+def test_the_official_sdk_gets_a_request_id_even_from_a_failure(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure of the server is SecMaster's 500, with the code and X-request-id."""
+
+    async def broken(*_: Any) -> None:
+        msg = "a bug"
+        raise RuntimeError(msg)
+
+    monkeypatch.setattr(Instances, "page", broken)
+    client = sdk_client(server, access_key(server))
+
+    with pytest.raises(ServerResponseException) as raised:
+        client.list_playbook_instances(
+            ListPlaybookInstancesRequest(workspace_id=WORKSPACE, limit=1, offset=0)
+        )
+
+    assert raised.value.status_code == 500
+    assert raised.value.error_code == "SecMaster.00050001"
+    assert raised.value.error_msg == "Internal server error"
+    assert raised.value.request_id

@@ -5,15 +5,19 @@ Credentials: ``X-Auth-Token`` (an Onward session token or API key), or an
 AK/SK signature (``service.access_keys``, ``signing``). ``workspace_id`` names
 the Onward workspace; ``project_id`` is accepted as any value and echoed back.
 Reading needs a role in the workspace, an operation the operate permission.
+Any other path under ``/v1``, or a method a path does not take, is the 404 of
+Huawei Cloud's API gateway (APIG.0101: it routes by path and method alike).
 """
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Self, cast
+from http import HTTPMethod
+from typing import Annotated, Final, Self, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from onward import errors
 from onward.api.deps import Services
 from onward.api.dialects.secmaster import schemas, signing
 from onward.api.dialects.secmaster.errors import (
@@ -23,6 +27,7 @@ from onward.api.dialects.secmaster.errors import (
     SecMasterRoute,
     error_response,
 )
+from onward.api.dialects.secmaster.instances import Instance, Instances
 from onward.clock import Clock
 from onward.domain.access import Permission, Principal
 from onward.runtime import Runtime
@@ -35,6 +40,11 @@ from onward.service.run_scans import FoundRun, RunScans
 
 router = APIRouter(route_class=SecMasterRoute, include_in_schema=False)
 
+#: every method HTTP defines: the gateway answers those a path lacks with a 404
+_METHODS: Final = [method.value for method in HTTPMethod]
+#: the longest workspace or instance id looked up
+_MAX_ID: Final = 128
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SecMasterServices:
@@ -43,8 +53,7 @@ class SecMasterServices:
     auth: AuthService
     access: AccessService
     keys: AccessKeys
-    scans: RunScans
-    controls: RunControls
+    instances: Instances
     clock: Clock
 
     @classmethod
@@ -55,8 +64,11 @@ class SecMasterServices:
             auth=runtime.auth,
             access=AccessService(store=runtime.store, auth=runtime.auth, clock=clock),
             keys=keys,
-            scans=RunScans(store=runtime.store),
-            controls=RunControls(commands=runtime.commands),
+            instances=Instances(
+                scans=RunScans(store=runtime.store),
+                queries=runtime.queries,
+                controls=RunControls(commands=runtime.commands),
+            ),
             clock=clock,
         )
 
@@ -93,10 +105,21 @@ async def signed_in(request: Request, services: ServicesDep) -> Principal:
 SignedIn = Annotated[Principal, Depends(signed_in)]
 
 
+def _may_name_a_record(name: str) -> bool:
+    """Tell whether a path's name is worth looking up.
+
+    No record has a name longer than ``_MAX_ID`` or with control characters,
+    and a NUL would make PostgreSQL fail rather than find nothing.
+    """
+    return len(name) <= _MAX_ID and name.isprintable()
+
+
 def _scope(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     async def scope(
         workspace_id: str, principal: SignedIn, services: ServicesDep
     ) -> Principal:
+        if not _may_name_a_record(workspace_id):
+            raise errors.WorkspaceNotFoundError(workspace=workspace_id[:_MAX_ID])
         await services.access.authorize(principal, permission, workspace_id)
         return principal
 
@@ -112,10 +135,20 @@ Operator = Annotated[Principal, Depends(_scope(Permission.OPERATE))]
 async def _instance(
     workspace_id: str, instance_id: str, principal: Reader, services: ServicesDep
 ) -> FoundRun:
-    return await services.scans.get(workspace_id, instance_id)
+    if not _may_name_a_record(instance_id):
+        raise errors.RunNotFoundError(run_id=instance_id[:_MAX_ID])
+    return await services.instances.get(workspace_id, instance_id)
 
 
-Instance = Annotated[FoundRun, Depends(_instance)]
+Found = Annotated[FoundRun, Depends(_instance)]
+
+
+def _body(instance: Instance, project_id: str) -> JSONResponse:
+    return JSONResponse(
+        schemas.instance_body(
+            instance.run, instance.source, project_id, retried=instance.retried
+        )
+    )
 
 
 @router.get(schemas.PREFIX)
@@ -127,49 +160,45 @@ async def list_instances(
     services: ServicesDep,
 ) -> JSONResponse:
     """Return a page of the workspace's playbook instances and their count."""
-    query = schemas.parse_list_query(workspace_id, request.query_params)
-    page = await services.scans.scan(
-        query.run_filter,
-        offset=query.offset,
-        limit=query.limit,
-        keep=query.keep,
-        sources=True,
-    )
+    query = schemas.parse_list_query(workspace_id, request.query_params.multi_items())
+    page = await services.instances.page(query)
     instances = [
-        schemas.instance_body(run, page.sources.get(run.run_id), project_id)
-        for run in page.runs
+        schemas.instance_body(i.run, i.source, project_id, retried=i.retried)
+        for i in page.instances
     ]
-    return JSONResponse({"count": page.total, "instances": instances})
+    return JSONResponse({"count": page.count, "instances": instances})
 
 
 @router.get(f"{schemas.PREFIX}/{{instance_id}}")
-async def show_instance(project_id: str, found: Instance) -> JSONResponse:
+async def show_instance(
+    project_id: str, found: Found, services: ServicesDep
+) -> JSONResponse:
     """Return one playbook instance."""
-    return JSONResponse(schemas.instance_body(found.run, found.source, project_id))
+    return _body(await services.instances.show(found), project_id)
 
 
 @router.post(f"{schemas.PREFIX}/{{instance_id}}/operation")
 async def operate_instance(
     request: Request,
     project_id: str,
-    found: Instance,
+    found: Found,
     principal: Operator,
     services: ServicesDep,
 ) -> JSONResponse:
     """RETRY (from the failed step) or TERMINATE a playbook instance."""
-    control = schemas.parse_operation(await request.body())
+    operation = schemas.parse_operation(
+        request.headers.get("content-type"), await request.body()
+    )
     caller = Caller(
         actor=principal.username,
-        reason=f"SecMaster {control.value}",
+        reason=f"SecMaster {operation}",
         workspace=found.run.workspace,
     )
-    run = await services.controls.apply(control, found.run.run_id, caller=caller)
-    return JSONResponse(schemas.instance_body(run, found.source, project_id))
+    instance = await services.instances.operate(found, operation, caller=caller)
+    return _body(instance, project_id)
 
 
-@router.api_route(
-    "/v1/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
-)
+@router.api_route("/v1/{path:path}", methods=_METHODS)
 async def unknown(path: str) -> JSONResponse:
-    """Any other SecMaster path or method does not exist here."""
+    """Any other SecMaster path, or a method its path does not take, is no API."""
     return error_response(404, NOT_FOUND, "The requested API does not exist")
