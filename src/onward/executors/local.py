@@ -17,6 +17,7 @@ from onward.clock import Clock
 from onward.domain.effects import DispatchAttempt
 from onward.service.work import Work, WorkService
 from onward.worker.attempts import AttemptRunner
+from onward.worker.retries import BACKOFF, Backoff
 
 _log = structlog.get_logger("onward.executor")
 
@@ -32,8 +33,8 @@ class LocalExecutor:
         clock: Clock,
         worker_id: str,
         concurrency: int = 16,
+        backoff: Backoff = BACKOFF,
     ) -> None:
-        self._work = work
         self._clock = clock
         self.worker_id = worker_id
         self._slots = Slots(concurrency)
@@ -42,7 +43,9 @@ class LocalExecutor:
         #: attempts killed before they started here
         self._killed: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._runner = AttemptRunner(work=work, catalog=catalog, clock=clock)
+        self._runner = AttemptRunner(
+            work=work, catalog=catalog, clock=clock, backoff=backoff
+        )
         self._closing = False
 
     async def dispatch(self, attempts: Sequence[DispatchAttempt]) -> None:
@@ -137,7 +140,7 @@ class LocalExecutor:
         try:
             if self._closing:
                 return
-            work = await self._work.claim(
+            work = await self._runner.claim(
                 run_id=dispatched.run_id,
                 attempt_id=dispatched.attempt_id,
                 worker_id=self.worker_id,
@@ -150,7 +153,7 @@ class LocalExecutor:
     async def _run_claimed(self, dispatched: DispatchAttempt) -> None:
         """Run an attempt claimed for this worker when it was queued."""
         try:
-            work = await self._work.describe(
+            work = await self._runner.describe(
                 run_id=dispatched.run_id, attempt_id=dispatched.attempt_id
             )
             if work is not None:

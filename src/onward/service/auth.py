@@ -259,7 +259,9 @@ class AuthService:
     ) -> User:
         account_key, address_key = f"user:{username}", f"addr:{address}"
         self.limiter.check(account_key, address_key)
-        user = await self._store.find_user(username)
+        # a name create_user refuses can belong to no one; some also cannot be
+        # sent to the database at all (PostgreSQL refuses a NUL in a query)
+        user = await self._store.find_user(username) if _is_username(username) else None
         # verified even for an unknown or disabled user, so that timing tells nothing
         verified = _verify(user.password_hash if user is not None else "", password)
         if user is None or user.disabled or not verified:
@@ -468,15 +470,19 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def _check_username(username: str) -> None:
-    if (
-        not 1 <= len(username) <= 64
-        or not username.replace(".", "")
+def _is_username(username: str) -> bool:
+    """Tell whether a user may have this name: 1 to 64 letters, digits, ``.-_@``."""
+    return 1 <= len(username) <= 64 and (
+        username.replace(".", "")
         .replace("-", "")
         .replace("_", "")
         .replace("@", "")
         .isalnum()
-    ):
+    )
+
+
+def _check_username(username: str) -> None:
+    if not _is_username(username):
         msg = "1 to 64 letters, digits, '.', '-', '_' or '@'"
         raise errors.InvalidDefinitionError(
             [errors.Problem("username", msg)], subject="user"

@@ -4,15 +4,17 @@ AttemptRunner: carries out claimed attempts (render, run the action, report the 
 Both executors run attempts through it: the local executor inside the server,
 and ``onward worker`` processes fed by Celery. What differs between them is
 only how an attempt reaches the runner (and is claimed).
+
+Whatever the action produced is made storable on the way in (log lines by the
+log buffer, the output and the error by :func:`report_of`), so that every
+store records the same thing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
-from typing import Final
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
 
 import structlog
 
@@ -24,14 +26,12 @@ from onward.clock import Clock
 from onward.domain.runs import AttemptStatus
 from onward.service.work import Report, Work, WorkService
 from onward.worker.logbuffer import LogBuffer
+from onward.worker.retries import BACKOFF, REFUSALS, Backoff
 from onward.worker.runner import run_action, template_failure
+from onward.worker.storable import storable_output, storable_text
 
 _log = structlog.get_logger("onward.attempts")
-
-#: first wait before reporting an attempt's end again after a database error
-_FIRST_RETRY: Final = timedelta(milliseconds=200)
-#: longest wait between two tries of a report
-_LAST_RETRY: Final = timedelta(seconds=5)
+_T = TypeVar("_T")
 
 
 class AttemptRunner:
@@ -41,19 +41,31 @@ class AttemptRunner:
     changing under the engine) is tried again on the run's stored state,
     waiting longer each time, until it is recorded or the runner is
     abandoned: the step has run, and the database must learn how it ended.
+    After ``backoff.tries`` failures in a row, each round checks whether the
+    database refuses the report itself rather than being away; if so, the
+    attempt is recorded without its output, with an error saying why
+    (:meth:`_record_plain`), so that the run goes on or halts per the step
+    instead of waiting for ever. Log lines never hold the report up (see
+    :class:`~onward.worker.logbuffer.LogBuffer`).
     """
 
     def __init__(
-        self, *, work: WorkService, catalog: ActionCatalog, clock: Clock
+        self,
+        *,
+        work: WorkService,
+        catalog: ActionCatalog,
+        clock: Clock,
+        backoff: Backoff = BACKOFF,
     ) -> None:
         self._work = work
         self._catalog = catalog
-        self._logs = LogBuffer(work, clock)
+        self._backoff = backoff
+        self._abandoned = asyncio.Event()
+        self._logs = LogBuffer(work, clock, backoff=backoff, abandoned=self._abandoned)
         self._running: dict[str, str] = {}
         self._cancels: dict[str, asyncio.Event] = {}
         #: why running attempts are killed from now on (None: not stopping)
         self._stop_reason: str | None = None
-        self._abandoned = asyncio.Event()
 
     def running(self) -> Mapping[str, str]:
         """Return the attempts running now, as attempt id -> run id."""
@@ -78,6 +90,41 @@ class AttemptRunner:
         """Give up reports the database keeps refusing (the process ends now)."""
         self._abandoned.set()
 
+    async def claim(
+        self, *, run_id: str, attempt_id: str, worker_id: str
+    ) -> Work | None:
+        """Claim an attempt by compare-and-set, trying again while the database is away.
+
+        Returns:
+            The attempt's work; None when it is no longer to be run, or the
+            runner stops before the database answers.
+        """
+        troubled = False
+
+        async def once() -> Work | None:
+            nonlocal troubled
+            try:
+                work = await self._work.claim(
+                    run_id=run_id, attempt_id=attempt_id, worker_id=worker_id
+                )
+            except errors.StorageError:
+                troubled = True
+                raise
+            if work is None and troubled:
+                # a claim that failed may have been saved all the same
+                work = await self._claimed_by(worker_id, run_id, attempt_id)
+            return work
+
+        return await self._while_away(once, "attempt.claim_retried", attempt_id)
+
+    async def describe(self, *, run_id: str, attempt_id: str) -> Work | None:
+        """Return the work of an attempt claimed already, trying again while away."""
+        return await self._while_away(
+            lambda: self._work.describe(run_id=run_id, attempt_id=attempt_id),
+            "attempt.describe_retried",
+            attempt_id,
+        )
+
     async def carry_out(self, work: Work, *, killed: bool = False) -> None:
         """Run a claimed attempt (unless ``killed`` before it started) and report it."""
         attempt = work.attempt
@@ -91,9 +138,12 @@ class AttemptRunner:
                 report = await self._execute(work)
             finally:
                 self._running.pop(attempt.attempt_id, None)
+            # the log before the end, when the database takes it at once
+            await self._logs.flush_attempt(attempt.attempt_id)
         if self._stop_reason is not None and report.status is AttemptStatus.CANCELLED:
             report = Report(status=AttemptStatus.INTERRUPTED, error=self._stop_reason)
         await self._report(work, report)
+        await self._logs.settle_attempt(attempt.attempt_id)
 
     async def flush(self) -> None:
         """Write every buffered log line now."""
@@ -105,40 +155,108 @@ class AttemptRunner:
 
     async def _report(self, work: Work, report: Report) -> None:
         attempt = work.attempt
-        delay = _FIRST_RETRY
+        failures = 0
         while True:
-            try:
-                await self._work.finish(
-                    run_id=attempt.run_id, attempt_id=attempt.attempt_id, report=report
-                )
-            except errors.NotFoundError:
-                _log.warning("attempt.report_dropped", attempt_id=attempt.attempt_id)
+            error = await self._finish(work, report)
+            if error is None:
                 return
-            except errors.OnwardError as exc:
-                # decided again on the run's stored state, not on a cached one
-                # that other processes may have moved on
-                self._work.engine.forget(attempt.run_id)
-                if self._abandoned.is_set():
-                    _log.error(
-                        "attempt.report_lost",
-                        run_id=attempt.run_id,
-                        attempt_id=attempt.attempt_id,
-                        error=str(exc),
-                    )
-                    return
-                _log.warning(
-                    "attempt.report_retried",
+            if self._abandoned.is_set():
+                _log.error(
+                    "attempt.report_lost",
                     run_id=attempt.run_id,
                     attempt_id=attempt.attempt_id,
-                    error=str(exc),
+                    error=str(error),
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._abandoned.wait(), delay.total_seconds()
-                    )
-                delay = min(delay * 2, _LAST_RETRY)
-            else:
                 return
+            failures += 1
+            if failures >= self._backoff.tries and await self._record_plain(
+                work, report, error
+            ):
+                return
+            _log.warning(
+                "attempt.report_retried",
+                run_id=attempt.run_id,
+                attempt_id=attempt.attempt_id,
+                error=str(error),
+            )
+            await self._backoff.pause(failures, self._abandoned)
+
+    async def _record_plain(self, work: Work, report: Report, error: Exception) -> bool:
+        """Record the end without the output if the database refuses only the report.
+
+        A line in the run log tells whether the database takes writes now: if
+        it does, and refuses the report again at once, it is refusing the
+        report itself, and the end is recorded without the step's output
+        (see :func:`unstorable`). If the database takes nothing, it is away:
+        the report is tried again later as it is.
+
+        Returns:
+            True when the end is recorded, one way or the other.
+        """
+        attempt = work.attempt
+        noted = await self._logs.note(
+            attempt.run_id,
+            attempt.attempt_id,
+            f"the database refused the end of this attempt {self._backoff.tries} "
+            f"times or more: {error}",
+        )
+        if not noted:
+            return False
+        again = await self._finish(work, report)
+        if again is None:
+            return True
+        if await self._finish(work, unstorable(report, again)) is not None:
+            return False
+        _log.error(
+            "attempt.result_unstorable",
+            run_id=attempt.run_id,
+            attempt_id=attempt.attempt_id,
+            status=report.status.value,
+            error=str(again),
+        )
+        return True
+
+    async def _finish(self, work: Work, report: Report) -> Exception | None:
+        """Try to record an attempt's end once; return what stopped it, if anything."""
+        attempt = work.attempt
+        try:
+            await self._work.finish(
+                run_id=attempt.run_id, attempt_id=attempt.attempt_id, report=report
+            )
+        except errors.NotFoundError:
+            _log.warning("attempt.report_dropped", attempt_id=attempt.attempt_id)
+        except REFUSALS as exc:
+            # decided again on the run's stored state, not on a cached one
+            # that other processes may have moved on
+            self._work.engine.forget(attempt.run_id)
+            return exc
+        return None
+
+    async def _while_away(
+        self, call: Callable[[], Awaitable[_T]], event: str, attempt_id: str
+    ) -> _T | None:
+        """Return what ``call`` returns, calling again while the database is away.
+
+        None once the runner stops (a worker or server going down).
+        """
+        failures = 0
+        while True:
+            try:
+                return await call()
+            except errors.StorageError as exc:
+                if self._stop_reason is not None:
+                    return None
+                failures += 1
+                _log.warning(event, attempt_id=attempt_id, error=str(exc))
+                await self._backoff.pause(failures, self._abandoned)
+
+    async def _claimed_by(
+        self, worker_id: str, run_id: str, attempt_id: str
+    ) -> Work | None:
+        attempt = await self._work.engine.store.get_attempt(attempt_id)
+        if attempt.status is AttemptStatus.RUNNING and attempt.worker_id == worker_id:
+            return await self._work.describe(run_id=run_id, attempt_id=attempt_id)
+        return None
 
     async def _execute(self, work: Work) -> Report:
         attempt = work.attempt
@@ -147,7 +265,6 @@ class AttemptRunner:
             result = await self._result(work, cancel)
         finally:
             self._cancels.pop(attempt.attempt_id, None)
-            await self._logs.flush_attempt(attempt.attempt_id)
         return report_of(result)
 
     async def _result(self, work: Work, cancel: asyncio.Event) -> ActionResult:
@@ -173,7 +290,7 @@ class AttemptRunner:
 
 
 def report_of(result: ActionResult) -> Report:
-    """Return the report of an action's result."""
+    """Return the report of an action's result, its output and error storable."""
     if result.ok:
         status = AttemptStatus.SUCCEEDED
     elif result.timed_out:
@@ -184,7 +301,26 @@ def report_of(result: ActionResult) -> Report:
         status = AttemptStatus.FAILED
     return Report(
         status=status,
-        error=result.error,
-        output=result.output,
+        error=None if result.error is None else storable_text(result.error),
+        output=storable_output(result.output),
         retryable=result.retryable,
+    )
+
+
+def unstorable(report: Report, error: Exception) -> Report:
+    """Return the report of an attempt whose end the database would not record.
+
+    It keeps the end (a success becomes a failure) and replaces the output and
+    the error with why the result could not be stored. It is not retryable
+    when the step succeeded: running it again would do it twice.
+    """
+    succeeded = report.status is AttemptStatus.SUCCEEDED
+    ended = report.status.value.replace("_", " ")
+    reason = str(error) or type(error).__name__
+    return Report(
+        status=AttemptStatus.FAILED if succeeded else report.status,
+        error=storable_text(
+            f"the attempt ended {ended}, but its result could not be stored: {reason}"
+        ),
+        retryable=report.retryable and not succeeded,
     )

@@ -27,25 +27,20 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import CancelledError
 from datetime import timedelta
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import structlog
 
 from onward import errors
 from onward.actions.catalog import ActionCatalog
-from onward.domain.runs import AttemptStatus
 from onward.service.engine import Engine
 from onward.service.scheduler import force_cancelled
-from onward.service.work import Work, WorkService
+from onward.service.work import WorkService
 from onward.worker.attempts import AttemptRunner
+from onward.worker.retries import BACKOFF, Backoff
 
 _log = structlog.get_logger("onward.worker")
 _T = TypeVar("_T")
-
-#: first wait before claiming again after a database error
-_FIRST_RETRY: Final = timedelta(milliseconds=200)
-#: longest wait between two tries of a claim
-_LAST_RETRY: Final = timedelta(seconds=5)
 
 
 class Worker:
@@ -59,14 +54,17 @@ class Worker:
         worker_id: str,
         name: str,
         heartbeat_interval: timedelta = timedelta(seconds=2),
+        backoff: Backoff = BACKOFF,
     ) -> None:
         self.worker_id = worker_id
         self.name = name
         self._store = engine.store
         self._clock = engine.clock
-        self._work = WorkService(engine)
         self._runner = AttemptRunner(
-            work=self._work, catalog=catalog, clock=self._clock
+            work=WorkService(engine),
+            catalog=catalog,
+            clock=self._clock,
+            backoff=backoff,
         )
         self._interval = heartbeat_interval
         #: attempts being claimed or carried out here
@@ -96,7 +94,9 @@ class Worker:
         self._active.add(attempt_id)
         self._idle.clear()
         try:
-            work = await self._claim(run_id, attempt_id)
+            work = await self._runner.claim(
+                run_id=run_id, attempt_id=attempt_id, worker_id=self.worker_id
+            )
             if work is not None:
                 await self._runner.carry_out(work, killed=self._handed_back)
         finally:
@@ -153,39 +153,6 @@ class Worker:
                 await self._beats
         self._runner.abandon()
         await self._runner.close()
-
-    async def _claim(self, run_id: str, attempt_id: str) -> Work | None:
-        """Claim by compare-and-set, trying again while the database is away."""
-        delay = _FIRST_RETRY
-        troubled = False
-        while True:
-            try:
-                work = await self._work.claim(
-                    run_id=run_id, attempt_id=attempt_id, worker_id=self.worker_id
-                )
-                if work is None and troubled:
-                    # a claim that failed may have been saved all the same
-                    work = await self._claimed_here(run_id, attempt_id)
-            except errors.StorageError as exc:
-                if self._stopping:
-                    return None
-                troubled = True
-                _log.warning(
-                    "attempt.claim_retried", attempt_id=attempt_id, error=str(exc)
-                )
-                await asyncio.sleep(delay.total_seconds())
-                delay = min(delay * 2, _LAST_RETRY)
-            else:
-                return work
-
-    async def _claimed_here(self, run_id: str, attempt_id: str) -> Work | None:
-        attempt = await self._store.get_attempt(attempt_id)
-        if (
-            attempt.status is AttemptStatus.RUNNING
-            and attempt.worker_id == self.worker_id
-        ):
-            return await self._work.describe(run_id=run_id, attempt_id=attempt_id)
-        return None
 
     async def _beat_forever(self) -> None:
         while True:

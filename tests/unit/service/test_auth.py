@@ -64,6 +64,20 @@ async def alice(auth: AuthService) -> Principal:
     return await auth.authenticate(issued.secret)
 
 
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Return the passwords the service verifies from now on, in order."""
+    passwords: list[str] = []
+    verify = auth_module._verify
+
+    def spy(password_hash: str, password: str) -> bool:
+        passwords.append(password)
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(auth_module, "_verify", spy)
+    return passwords
+
+
 async def fail_logins(
     auth: AuthService, count: int, *, username: str = "alice", address: str = ADDRESS
 ) -> None:
@@ -148,22 +162,33 @@ async def test_a_disabled_user_cannot_log_in(
 
 
 async def test_a_login_for_an_unknown_user_still_verifies_a_hash(
-    auth: AuthService, monkeypatch: pytest.MonkeyPatch
+    auth: AuthService, checked: list[str]
 ) -> None:
     """An unknown username costs a password check too, so timing tells nothing."""
-    checked: list[str] = []
-    verify = auth_module._verify
-
-    def spy(password_hash: str, password: str) -> bool:
-        checked.append(password)
-        return verify(password_hash, password)
-
-    monkeypatch.setattr(auth_module, "_verify", spy)
-
     with pytest.raises(errors.AuthenticationError):
         await auth.login("nobody", PASSWORD, address=ADDRESS)
 
     assert checked == [PASSWORD]
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        pytest.param("al\x00ice", id="nul"),
+        pytest.param("al ice", id="space"),
+        pytest.param("", id="empty"),
+        pytest.param("a" * 65, id="too-long"),
+    ],
+)
+async def test_a_login_with_a_name_no_user_can_have_is_an_ordinary_failure(
+    auth: AuthService, checked: list[str], username: str
+) -> None:
+    """An impossible name fails like a bad password: hash checked, failure counted."""
+    await fail_logins(auth, 5, username=username)
+    with pytest.raises(errors.RateLimitedError):
+        await auth.login(username, PASSWORD, address="203.0.113.9")
+
+    assert checked == ["wrong password"] * 5
 
 
 async def test_set_password_replaces_the_password(auth: AuthService) -> None:
