@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
 import pytest
-from jp1_secmaster_support import (
-    FAILING_MARKER_PLAN,
-    MARKER_PLAN,
+from dialect_support import (
+    JP1_HOST,
+    OTHER_PASSWORD,
     QUICK_PLAN,
-    SLOW_PLAN,
+    SEED_AUTH,
+    TASKS,
     add_token,
-    add_user,
     apply,
-    cheap_hashes,
+    basic,
+    basic_raw,
+    failed_marker_run,
+    finished_quick_run,
+    halted_marker_run,
     jp1_error,
-    make_runtime,
     plan_number,
     run_number,
-    serve,
+    running_slow_run,
     start,
+    store_user,
     use_up_run_numbers,
     wait_for,
 )
@@ -34,12 +36,6 @@ from onward.domain.runs import Run, RunStatus
 from onward.runtime import Runtime
 from onward.service.numbers import NumberedRun, Numbers
 
-HOST: Final = "10.196.184.238:22015"
-TASKS: Final = "/Automation/v1/objects/Tasks"
-#: "system:manager", the seed's credentials
-SEED_AUTH: Final = {"Authorization": "Basic c3lzdGVtOm1hbmFnZXI="}
-SEED_PASSWORD: Final = "manager"  # noqa: S105 - the seed's test account
-OTHER_PASSWORD: Final = "secret"  # noqa: S105 - test data
 JP1_HEADERS: Final = {
     "access-control-expose-headers": "WWW-Authenticate",
     "access-control-allow-origin": "*",
@@ -50,49 +46,10 @@ JP1_HEADERS: Final = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords cheaply."""
-    cheap_hashes(monkeypatch)
-
-
-@pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime that executes steps."""
-    return make_runtime()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app, at the seed's host."""
-    async with serve(runtime, f"http://{HOST}") as c:
-        yield c
-
-
-@pytest.fixture
-async def system(runtime: Runtime) -> None:
-    """Create the seed's user ``system`` (password ``manager``), an operator."""
-    await add_user(
-        runtime, "system", password=SEED_PASSWORD, roles={"default": Role.OPERATOR}
-    )
-
-
-def marker(tmp_path: Path) -> dict[str, str]:
-    """Return run parameters naming a marker file that does not exist yet."""
-    return {"marker": str(tmp_path / "marker")}
-
-
-async def halted_run(runtime: Runtime, tmp_path: Path) -> Run:
-    """Start the marker plan and return its run once halted at ``check``."""
-    await apply(runtime, MARKER_PLAN)
-    run = await start(runtime, "marker", params=marker(tmp_path))
-    return await wait_for(runtime, run.run_id, RunStatus.HALTED)
-
-
 async def task_2026(runtime: Runtime, tmp_path: Path) -> Run:
     """Return the seed's task 2026: the 2026th run, halted at ``check``."""
     await use_up_run_numbers(runtime, 2025)
-    run = await halted_run(runtime, tmp_path)
+    run = await halted_marker_run(runtime, tmp_path)
     assert await run_number(runtime, run) == 2026
     return run
 
@@ -107,15 +64,15 @@ async def task_url(runtime: Runtime, run: Run) -> str:
 
 @pytest.mark.usefixtures("system")
 async def test_seed_rerunstart_descriptor_is_answered_as_documented(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """The seed's request, replayed literally, gets the seed's headers and body."""
     await task_2026(runtime, tmp_path)
 
-    response = await client.get(
+    response = await jp1ao.get(
         "/Automation/v1/objects/Tasks/2026/actions/rerunStart",
         headers={
-            "Host": HOST,
+            "Host": JP1_HOST,
             "Accept": "application/json",
             "Accept-Language": "ja",
             "Authorization": "Basic c3lzdGVtOm1hbmFnZXI=",
@@ -135,23 +92,23 @@ async def test_seed_rerunstart_descriptor_is_answered_as_documented(
 
 @pytest.mark.usefixtures("system")
 async def test_seed_descriptor_posted_back_retries_the_failed_step(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """Posting the seed's descriptor to its href retries from the failed step."""
     run = await task_2026(runtime, tmp_path)
     descriptor = (
-        await client.get(f"{TASKS}/2026/actions/rerunStart", headers=SEED_AUTH)
+        await jp1ao.get(f"{TASKS}/2026/actions/rerunStart", headers=SEED_AUTH)
     ).json()
     (tmp_path / "marker").touch()
 
-    response = await client.post(descriptor["href"], json=descriptor, headers=SEED_AUTH)
+    response = await jp1ao.post(descriptor["href"], json=descriptor, headers=SEED_AUTH)
     done = await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
 
     body = response.json()
     assert response.status_code == 200
     assert body["instanceId"] == "2026"
     assert body["state"] == "success"
-    assert body["affectedResources"] == [f"http://{HOST}{TASKS}/2026"]
+    assert body["affectedResources"] == [f"http://{JP1_HOST}{TASKS}/2026"]
     assert set(body) == {
         "instanceId",
         "created",
@@ -169,12 +126,12 @@ async def test_seed_descriptor_posted_back_retries_the_failed_step(
 
 @pytest.mark.usefixtures("system")
 async def test_task_is_a_run_with_jp1_members(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """GET a task: the run's number, plan, JP1 status and times."""
-    run = await halted_run(runtime, tmp_path)
+    run = await halted_marker_run(runtime, tmp_path)
 
-    response = await client.get(await task_url(runtime, run), headers=SEED_AUTH)
+    response = await jp1ao.get(await task_url(runtime, run), headers=SEED_AUTH)
 
     body = response.json()
     assert response.status_code == 200
@@ -190,15 +147,13 @@ async def test_task_is_a_run_with_jp1_members(
 
 @pytest.mark.usefixtures("system")
 async def test_task_list_has_data_and_count(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """The list is {data, count}, newest first."""
-    halted = await halted_run(runtime, tmp_path)
-    await apply(runtime, QUICK_PLAN)
-    quick = await start(runtime, "quick")
-    await wait_for(runtime, quick.run_id, RunStatus.SUCCEEDED)
+    halted = await halted_marker_run(runtime, tmp_path)
+    quick = await finished_quick_run(runtime)
 
-    response = await client.get(TASKS, headers=SEED_AUTH)
+    response = await jp1ao.get(TASKS, headers=SEED_AUTH)
 
     body = response.json()
     assert response.status_code == 200
@@ -212,16 +167,16 @@ async def test_task_list_has_data_and_count(
 
 @pytest.mark.usefixtures("system")
 async def test_task_list_filters_sorts_pages_and_picks_fields(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """HQL::filter, HQL::sortBy, HQL::offset, HQL::limit and HQL::fields apply."""
     await apply(runtime, QUICK_PLAN)
     runs = [await start(runtime, "quick") for _ in range(3)]
     for run in runs:
         await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
-    halted = await halted_run(runtime, tmp_path)
+    halted = await halted_marker_run(runtime, tmp_path)
 
-    completed = await client.get(
+    completed = await jp1ao.get(
         TASKS,
         params={
             "HQL::filter": "status in ['completed'] and serviceName eq 'quick'",
@@ -232,7 +187,7 @@ async def test_task_list_filters_sorts_pages_and_picks_fields(
         },
         headers=SEED_AUTH,
     )
-    failed = await client.get(
+    failed = await jp1ao.get(
         TASKS, params={"HQL::filter": "status = 'failed'"}, headers=SEED_AUTH
     )
 
@@ -250,16 +205,16 @@ async def test_task_list_filters_sorts_pages_and_picks_fields(
 
 @pytest.mark.usefixtures("system")
 async def test_task_list_filters_by_service_id(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """serviceID names the plan by its number."""
-    halted = await halted_run(runtime, tmp_path)
+    halted = await halted_marker_run(runtime, tmp_path)
     await apply(runtime, QUICK_PLAN)
     await start(runtime, "quick")
 
     service = await plan_number(runtime, halted.plan_id)
 
-    response = await client.get(
+    response = await jp1ao.get(
         TASKS, params={"serviceID": str(service)}, headers=SEED_AUTH
     )
 
@@ -273,17 +228,15 @@ async def test_task_list_filters_by_service_id(
 
 @pytest.mark.usefixtures("system")
 async def test_actions_of_a_halted_task_are_stop_and_reruns(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """A failed (halted) task may be stopped or rerun; a completed one nothing."""
-    run = await halted_run(runtime, tmp_path)
-    await apply(runtime, QUICK_PLAN)
-    quick = await start(runtime, "quick")
-    await wait_for(runtime, quick.run_id, RunStatus.SUCCEEDED)
+    run = await halted_marker_run(runtime, tmp_path)
+    quick = await finished_quick_run(runtime)
 
     url = await task_url(runtime, run)
-    halted = await client.get(f"{url}/actions", headers=SEED_AUTH)
-    done = await client.get(
+    halted = await jp1ao.get(f"{url}/actions", headers=SEED_AUTH)
+    done = await jp1ao.get(
         f"{await task_url(runtime, quick)}/actions", headers=SEED_AUTH
     )
 
@@ -297,7 +250,7 @@ async def test_actions_of_a_halted_task_are_stop_and_reruns(
     assert body["count"] == 4
     assert body["data"][1] == {
         "name": "rerunStepStart",
-        "href": f"http://{HOST}{url}/actions/rerunStepStart/invoke",
+        "href": f"http://{JP1_HOST}{url}/actions/rerunStepStart/invoke",
         "method": "POST",
         "parameters": [],
     }
@@ -306,12 +259,12 @@ async def test_actions_of_a_halted_task_are_stop_and_reruns(
 
 @pytest.mark.usefixtures("system")
 async def test_rerun_step_start_goes_on_after_the_failed_step(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """rerunStepStart leaves the failed step failed and runs the next ones."""
-    run = await halted_run(runtime, tmp_path)
+    run = await halted_marker_run(runtime, tmp_path)
 
-    response = await client.post(
+    response = await jp1ao.post(
         f"{await task_url(runtime, run)}/actions/rerunStepStart/invoke",
         headers=SEED_AUTH,
     )
@@ -323,15 +276,13 @@ async def test_rerun_step_start_goes_on_after_the_failed_step(
 
 @pytest.mark.usefixtures("system")
 async def test_rerun_start_retries_a_failed_task(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """rerunStart on a failed run retries it: the same task, a new attempt."""
-    await apply(runtime, FAILING_MARKER_PLAN)
-    run = await start(runtime, "failing-marker", params=marker(tmp_path))
-    await wait_for(runtime, run.run_id, RunStatus.FAILED)
+    run = await failed_marker_run(runtime, tmp_path)
     (tmp_path / "marker").touch()
 
-    response = await client.post(
+    response = await jp1ao.post(
         f"{await task_url(runtime, run)}/actions/rerunStart/invoke",
         json={"name": "rerunStart", "method": "POST", "parameters": []},
         headers=SEED_AUTH,
@@ -345,20 +296,18 @@ async def test_rerun_start_retries_a_failed_task(
 @pytest.mark.usefixtures("system")
 @pytest.mark.parametrize("action", ["stop", "forceStop"])
 async def test_stop_and_force_stop_cancel_a_running_task(
-    runtime: Runtime, client: httpx.AsyncClient, action: str
+    runtime: Runtime, jp1ao: httpx.AsyncClient, action: str
 ) -> None:
     """stop cancels gracefully, forceStop kills the running step."""
-    await apply(runtime, SLOW_PLAN)
-    run = await start(runtime, "slow")
-    await wait_for(runtime, run.run_id, RunStatus.RUNNING)
+    run = await running_slow_run(runtime)
     url = await task_url(runtime, run)
 
-    response = await client.post(
+    response = await jp1ao.post(
         f"{url}/actions/{action}/invoke", json={}, headers=SEED_AUTH
     )
     if action == "stop":
         await wait_for(runtime, run.run_id, RunStatus.CANCELLING)
-        await client.post(f"{url}/actions/forceStop/invoke", headers=SEED_AUTH)
+        await jp1ao.post(f"{url}/actions/forceStop/invoke", headers=SEED_AUTH)
     done = await wait_for(runtime, run.run_id, RunStatus.CANCELLED)
 
     assert response.status_code == 200
@@ -370,15 +319,13 @@ async def test_stop_and_force_stop_cancel_a_running_task(
 
 @pytest.mark.usefixtures("system")
 async def test_an_action_the_status_does_not_allow_is_a_409(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, jp1ao: httpx.AsyncClient
 ) -> None:
     """rerunStart of a completed task is a conflict, in JP1/AO's body and words."""
-    await apply(runtime, QUICK_PLAN)
-    run = await start(runtime, "quick")
-    await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
+    run = await finished_quick_run(runtime)
     number = await run_number(runtime, run)
 
-    response = await client.post(
+    response = await jp1ao.post(
         f"{TASKS}/{number}/actions/rerunStart/invoke", headers=SEED_AUTH
     )
 
@@ -401,23 +348,23 @@ async def test_an_action_the_status_does_not_allow_is_a_409(
     ],
 )
 async def test_unknown_tasks_and_paths_are_404(
-    client: httpx.AsyncClient, path: str
+    jp1ao: httpx.AsyncClient, path: str
 ) -> None:
     """Unknown ids and paths answer 404 KNAE02102-E."""
-    response = await client.get(path, headers=SEED_AUTH)
+    response = await jp1ao.get(path, headers=SEED_AUTH)
 
     jp1_error(response, 404, "KNAE02102-E")
 
 
 @pytest.mark.usefixtures("system")
 async def test_unknown_action_is_404(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """An action JP1/AO's dialect does not carry out is not found."""
-    url = await task_url(runtime, await halted_run(runtime, tmp_path))
+    url = await task_url(runtime, await halted_marker_run(runtime, tmp_path))
 
-    got = await client.get(f"{url}/actions/archive", headers=SEED_AUTH)
-    posted = await client.post(f"{url}/actions/archive/invoke", headers=SEED_AUTH)
+    got = await jp1ao.get(f"{url}/actions/archive", headers=SEED_AUTH)
+    posted = await jp1ao.post(f"{url}/actions/archive/invoke", headers=SEED_AUTH)
 
     jp1_error(got, 404, "KNAE02102-E")
     jp1_error(posted, 404, "KNAE02102-E")
@@ -436,15 +383,15 @@ async def test_unknown_action_is_404(
 )
 async def test_malformed_invoke_bodies_are_400(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    jp1ao: httpx.AsyncClient,
     tmp_path: Path,
     body: bytes,
     message_id: str,
 ) -> None:
     """A body that is not the action's descriptor is refused, the run untouched."""
-    run = await halted_run(runtime, tmp_path)
+    run = await halted_marker_run(runtime, tmp_path)
 
-    response = await client.post(
+    response = await jp1ao.post(
         f"{await task_url(runtime, run)}/actions/rerunStart/invoke",
         content=body,
         headers={**SEED_AUTH, "Content-Type": "application/json"},
@@ -477,10 +424,10 @@ async def test_malformed_invoke_bodies_are_400(
     ],
 )
 async def test_invalid_query_parameters_are_400(
-    client: httpx.AsyncClient, params: dict[str, str]
+    jp1ao: httpx.AsyncClient, params: dict[str, str]
 ) -> None:
     """Invalid or unsupported list parameters answer 400, never 500."""
-    response = await client.get(TASKS, params=params, headers=SEED_AUTH)
+    response = await jp1ao.get(TASKS, params=params, headers=SEED_AUTH)
 
     jp1_error(response, 400, "ONWARD-E400")
 
@@ -490,50 +437,50 @@ async def test_invalid_query_parameters_are_400(
     [
         {},
         {"Authorization": "Basic !!!"},
-        {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()},
-        {"Authorization": "Basic " + base64.b64encode(b"system:wrong").decode()},
-        {"Authorization": "Basic " + base64.b64encode(b"nobody:manager").decode()},
+        basic_raw(b"no-colon"),
+        basic_raw(b"system:wrong"),
+        basic_raw(b"nobody:manager"),
         {"Authorization": "HSSO onw_not-a-token"},
         {"Authorization": "Digest abc"},
     ],
 )
 @pytest.mark.usefixtures("system")
 async def test_missing_or_bad_credentials_are_401(
-    client: httpx.AsyncClient, headers: dict[str, str]
+    jp1ao: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
     """No login permission: 401 in JP1/AO's body, with a Basic challenge."""
-    response = await client.get(TASKS, headers=headers)
+    response = await jp1ao.get(TASKS, headers=headers)
 
     jp1_error(response, 401, "ONWARD-E401")
     assert response.headers["www-authenticate"] == 'Basic realm="Automation"'
 
 
 async def test_a_session_token_works_as_hsso_and_bearer(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, jp1ao: httpx.AsyncClient
 ) -> None:
     """Authorization: HSSO or Bearer with an Onward session token or API key."""
-    user = await add_user(runtime, "tom", roles={"default": Role.VIEWER})
+    user = await store_user(runtime, "tom", roles={"default": Role.VIEWER})
     token = await add_token(runtime, user)
 
-    hsso = await client.get(TASKS, headers={"Authorization": f"HSSO {token}"})
-    bearer = await client.get(TASKS, headers={"Authorization": f"Bearer {token}"})
+    hsso = await jp1ao.get(TASKS, headers={"Authorization": f"HSSO {token}"})
+    bearer = await jp1ao.get(TASKS, headers={"Authorization": f"Bearer {token}"})
 
     assert hsso.status_code == bearer.status_code == 200
 
 
 async def test_a_viewer_reads_but_cannot_invoke(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """Without the operate permission an invoke is 404 (invalid permission)."""
-    await add_user(
+    await store_user(
         runtime, "vic", password=OTHER_PASSWORD, roles={"default": Role.VIEWER}
     )
-    auth = {"Authorization": "Basic " + base64.b64encode(b"vic:secret").decode()}
-    run = await halted_run(runtime, tmp_path)
+    auth = basic("vic", OTHER_PASSWORD)
+    run = await halted_marker_run(runtime, tmp_path)
     url = await task_url(runtime, run)
 
-    read = await client.get(url, headers=auth)
-    invoked = await client.post(f"{url}/actions/rerunStart/invoke", headers=auth)
+    read = await jp1ao.get(url, headers=auth)
+    invoked = await jp1ao.post(f"{url}/actions/rerunStart/invoke", headers=auth)
 
     assert read.status_code == 200
     jp1_error(invoked, 404, "KNAE02102-E")
@@ -541,15 +488,17 @@ async def test_a_viewer_reads_but_cannot_invoke(
 
 
 async def test_a_user_without_a_role_lists_nothing_and_reads_nothing(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """Tasks the user has no permission for are neither listed nor found."""
-    await add_user(runtime, "eve", password=OTHER_PASSWORD, roles={"other": Role.ADMIN})
-    auth = {"Authorization": "Basic " + base64.b64encode(b"eve:secret").decode()}
-    run = await halted_run(runtime, tmp_path)
+    await store_user(
+        runtime, "eve", password=OTHER_PASSWORD, roles={"other": Role.ADMIN}
+    )
+    auth = basic("eve", OTHER_PASSWORD)
+    run = await halted_marker_run(runtime, tmp_path)
 
-    listed = await client.get(TASKS, headers=auth)
-    read = await client.get(await task_url(runtime, run), headers=auth)
+    listed = await jp1ao.get(TASKS, headers=auth)
+    read = await jp1ao.get(await task_url(runtime, run), headers=auth)
 
     assert listed.json() == {"data": [], "count": 0}
     jp1_error(read, 404, "KNAE02102-E")
@@ -557,7 +506,7 @@ async def test_a_user_without_a_role_lists_nothing_and_reads_nothing(
 
 @pytest.mark.usefixtures("system")
 async def test_basic_credentials_are_verified_once_per_cache_period(
-    runtime: Runtime, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, jp1ao: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Repeated requests with the same Basic credentials verify the password once."""
     calls: list[str] = []
@@ -570,14 +519,14 @@ async def test_basic_credentials_are_verified_once_per_cache_period(
     monkeypatch.setattr(runtime.auth, "verify_password", counted)
 
     for _ in range(3):
-        assert (await client.get(TASKS, headers=SEED_AUTH)).status_code == 200
+        assert (await jp1ao.get(TASKS, headers=SEED_AUTH)).status_code == 200
 
     assert calls == ["system"]
 
 
 @pytest.mark.usefixtures("system")
 async def test_storage_unavailable_is_412(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    jp1ao: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The server is not available: 412 in JP1/AO's body."""
 
@@ -587,7 +536,7 @@ async def test_storage_unavailable_is_412(
 
     monkeypatch.setattr(Numbers, "find_run", unavailable)
 
-    response = await client.get(f"{TASKS}/2026", headers=SEED_AUTH)
+    response = await jp1ao.get(f"{TASKS}/2026", headers=SEED_AUTH)
 
     body = jp1_error(response, 412, "ONWARD-E412")
     assert body["message"] == "The server is not available."
@@ -595,10 +544,10 @@ async def test_storage_unavailable_is_412(
 
 @pytest.mark.usefixtures("system")
 async def test_preflight_is_answered_with_cors_headers(
-    client: httpx.AsyncClient,
+    jp1ao: httpx.AsyncClient,
 ) -> None:
     """OPTIONS on a JP1/AO path answers 200 with the CORS headers."""
-    response = await client.options(TASKS)
+    response = await jp1ao.options(TASKS)
 
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
@@ -617,17 +566,15 @@ async def test_preflight_is_answered_with_cors_headers(
     ],
 )
 async def test_hql_filters_select_the_halted_task(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path, hql: str
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path, hql: str
 ) -> None:
     """Each supported comparison form selects the failed (halted) task only."""
-    run = await halted_run(runtime, tmp_path)
-    await apply(runtime, QUICK_PLAN)
-    quick = await start(runtime, "quick")
-    await wait_for(runtime, quick.run_id, RunStatus.SUCCEEDED)
+    run = await halted_marker_run(runtime, tmp_path)
+    await finished_quick_run(runtime)
     number = await run_number(runtime, run)
     text = hql.format(number=number)
 
-    response = await client.get(TASKS, params={"HQL::filter": text}, headers=SEED_AUTH)
+    response = await jp1ao.get(TASKS, params={"HQL::filter": text}, headers=SEED_AUTH)
 
     assert response.status_code == 200, response.text
     assert [t["instanceID"] for t in response.json()["data"]] == [number]

@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Final, NoReturn
 
 import httpx
 import pytest
-from jp1_secmaster_support import (
-    FAILING_MARKER_PLAN,
+from dialect_support import (
     QUICK_PLAN,
-    add_user,
+    SEED_AUTH,
+    SEED_PASSWORD,
+    TASKS,
     apply,
-    cheap_hashes,
+    basic_raw,
+    failed_marker_run,
+    halted_marker_run,
     jp1_error,
-    make_runtime,
     run_number,
-    serve,
     start,
+    store_user,
     wait_for,
 )
 from structlog.testing import capture_logs
-from test_jp1ao import HOST, SEED_AUTH, SEED_PASSWORD, TASKS, halted_run, marker
 
 from onward import errors
 from onward.domain.access import Role
@@ -38,33 +37,6 @@ MAX_SAFE_INTEGER: Final = 2**53 - 1
 MANY_NINES: Final = "9" * 5000
 #: the actions JP1/AO's dialect does not carry out
 UNSUPPORTED_ACTIONS: Final = ("update", "delete", "resubmit", "archive", "response")
-
-
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords cheaply."""
-    cheap_hashes(monkeypatch)
-
-
-@pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime that executes steps."""
-    return make_runtime()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app, at the seed's host."""
-    async with serve(runtime, f"http://{HOST}") as c:
-        yield c
-
-
-@pytest.fixture
-async def system(runtime: Runtime) -> None:
-    """Create the seed's user ``system`` (password ``manager``), an operator."""
-    await add_user(
-        runtime, "system", password=SEED_PASSWORD, roles={"default": Role.OPERATOR}
-    )
 
 
 async def quick_runs(runtime: Runtime, *run_ids: str) -> list[Run]:
@@ -87,12 +59,12 @@ def ids(response: httpx.Response) -> list[int]:
 
 @pytest.mark.usefixtures("system")
 async def test_instance_ids_are_small_numbers_in_the_order_tasks_were_made(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, jp1ao: httpx.AsyncClient
 ) -> None:
     """The first tasks are 1, 2, 3, exact for JSON clients that read doubles."""
     await quick_runs(runtime, "run_a", "run_b", "run_c")
 
-    response = await client.get(TASKS, headers=SEED_AUTH)
+    response = await jp1ao.get(TASKS, headers=SEED_AUTH)
 
     assert ids(response) == [3, 2, 1]
     assert all(number <= MAX_SAFE_INTEGER for number in ids(response))
@@ -111,7 +83,7 @@ async def test_instance_ids_are_small_numbers_in_the_order_tasks_were_made(
 )
 async def test_tasks_sort_by_their_numbers_not_by_their_run_ids(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    jp1ao: httpx.AsyncClient,
     sort: str | None,
     expected: list[int],
 ) -> None:
@@ -119,20 +91,20 @@ async def test_tasks_sort_by_their_numbers_not_by_their_run_ids(
     await quick_runs(runtime, "run_zzzz", "run_0000")
     params = {"HQL::sortBy": sort} if sort else {}
 
-    response = await client.get(TASKS, params=params, headers=SEED_AUTH)
+    response = await jp1ao.get(TASKS, params=params, headers=SEED_AUTH)
 
     assert ids(response) == expected
 
 
 @pytest.mark.usefixtures("system")
 async def test_a_task_is_found_by_its_number_and_an_unused_number_is_404(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, jp1ao: httpx.AsyncClient
 ) -> None:
     """GET Tasks/1 is the first task; Tasks/2 does not exist yet."""
     (run,) = await quick_runs(runtime, "run_only")
 
-    found = await client.get(f"{TASKS}/1", headers=SEED_AUTH)
-    missing = await client.get(f"{TASKS}/2", headers=SEED_AUTH)
+    found = await jp1ao.get(f"{TASKS}/1", headers=SEED_AUTH)
+    missing = await jp1ao.get(f"{TASKS}/2", headers=SEED_AUTH)
 
     assert found.json()["instanceID"] == await run_number(runtime, run) == 1
     jp1_error(missing, 404, "KNAE02102-E")
@@ -140,13 +112,13 @@ async def test_a_task_is_found_by_its_number_and_an_unused_number_is_404(
 
 @pytest.mark.usefixtures("system")
 async def test_leading_zeros_name_the_same_number(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, jp1ao: httpx.AsyncClient
 ) -> None:
     """Tasks/0001 is task 1, and so is a filter on 5,000 zeros and a one."""
     await quick_runs(runtime, "run_only")
 
-    found = await client.get(f"{TASKS}/0001", headers=SEED_AUTH)
-    listed = await client.get(
+    found = await jp1ao.get(f"{TASKS}/0001", headers=SEED_AUTH)
+    listed = await jp1ao.get(
         TASKS,
         params={"HQL::filter": f"instanceID eq {'0' * 5000}1"},
         headers=SEED_AUTH,
@@ -174,10 +146,10 @@ async def test_leading_zeros_name_the_same_number(
     ],
 )
 async def test_task_ids_that_are_not_ascii_numbers_are_404(
-    client: httpx.AsyncClient, path: str
+    jp1ao: httpx.AsyncClient, path: str
 ) -> None:
     """Superscripts, other scripts' digits, huge numbers and bad UTF-8 find nothing."""
-    response = await client.get(path, headers=SEED_AUTH)
+    response = await jp1ao.get(path, headers=SEED_AUTH)
 
     jp1_error(response, 404, "KNAE02102-E")
 
@@ -211,10 +183,10 @@ async def test_task_ids_that_are_not_ascii_numbers_are_404(
     ],
 )
 async def test_numbers_dates_and_filters_out_of_range_are_400(
-    client: httpx.AsyncClient, params: dict[str, str]
+    jp1ao: httpx.AsyncClient, params: dict[str, str]
 ) -> None:
     """Numbers JP1/AO cannot hold, impossible dates and broken HQL answer 400."""
-    response = await client.get(TASKS, params=params, headers=SEED_AUTH)
+    response = await jp1ao.get(TASKS, params=params, headers=SEED_AUTH)
 
     body = jp1_error(response, 400, "ONWARD-E400")
     assert body["message"].startswith("A query parameter is invalid: ")
@@ -223,18 +195,18 @@ async def test_numbers_dates_and_filters_out_of_range_are_400(
 @pytest.mark.usefixtures("system")
 @pytest.mark.parametrize("query", ["HQL::filter=%FF", "%FF=1", "HQL::limit=%FF"])
 async def test_query_parameters_that_are_not_utf8_are_400(
-    client: httpx.AsyncClient, query: str
+    jp1ao: httpx.AsyncClient, query: str
 ) -> None:
     """Bytes that are not UTF-8 in the query answer 400."""
-    response = await client.get(f"{TASKS}?{query}", headers=SEED_AUTH)
+    response = await jp1ao.get(f"{TASKS}?{query}", headers=SEED_AUTH)
 
     jp1_error(response, 400, "ONWARD-E400")
 
 
 @pytest.mark.usefixtures("system")
-async def test_a_repeated_query_parameter_is_400(client: httpx.AsyncClient) -> None:
+async def test_a_repeated_query_parameter_is_400(jp1ao: httpx.AsyncClient) -> None:
     """The same parameter given twice is refused, not silently picked."""
-    response = await client.get(f"{TASKS}?HQL::limit=1&HQL::limit=2", headers=SEED_AUTH)
+    response = await jp1ao.get(f"{TASKS}?HQL::limit=1&HQL::limit=2", headers=SEED_AUTH)
 
     body = jp1_error(response, 400, "ONWARD-E400")
     assert body["message"] == "A query parameter is invalid: HQL::limit is given twice"
@@ -251,16 +223,16 @@ async def test_a_repeated_query_parameter_is_400(client: httpx.AsyncClient) -> N
 )
 async def test_invoke_bodies_too_deep_or_not_utf8_are_400(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    jp1ao: httpx.AsyncClient,
     tmp_path: Path,
     body: bytes,
     message: str,
 ) -> None:
     """A body nested past the limit or not UTF-8 is JP1/AO's generic 400."""
-    run = await halted_run(runtime, tmp_path)
+    run = await halted_marker_run(runtime, tmp_path)
     number = await run_number(runtime, run)
 
-    response = await client.post(
+    response = await jp1ao.post(
         f"{TASKS}/{number}/actions/rerunStart/invoke",
         content=body,
         headers={**SEED_AUTH, "Content-Type": "application/json"},
@@ -270,43 +242,38 @@ async def test_invoke_bodies_too_deep_or_not_utf8_are_400(
     assert (await runtime.store.get_run(run.run_id)).status is RunStatus.HALTED
 
 
-def basic_header(raw: bytes) -> dict[str, str]:
-    """Return an Authorization header of Basic credentials made of raw bytes."""
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
 @pytest.mark.usefixtures("system")
 @pytest.mark.parametrize(
     ("headers", "message"),
     [
-        (basic_header(b"\xff\xfe:\xfd"), "The Basic credentials cannot be read."),
-        (basic_header(b"system"), "The Basic credentials cannot be read."),
+        (basic_raw(b"\xff\xfe:\xfd"), "The Basic credentials cannot be read."),
+        (basic_raw(b"system"), "The Basic credentials cannot be read."),
         ({"Authorization": "Basic c3lz=dGVt"}, "The Basic credentials cannot be read."),
         ({"Authorization": "Basic"}, "The Basic credentials cannot be read."),
-        (basic_header(b":"), "Invalid username or password"),
+        (basic_raw(b":"), "Invalid username or password"),
         ({"Authorization": "HSSO   "}, "The user does not have login permission."),
     ],
 )
 async def test_unreadable_basic_credentials_are_401(
-    client: httpx.AsyncClient, headers: dict[str, str], message: str
+    jp1ao: httpx.AsyncClient, headers: dict[str, str], message: str
 ) -> None:
     """Not base64, no colon, not UTF-8 or empty: 401, never 500."""
-    response = await client.get(TASKS, headers=headers)
+    response = await jp1ao.get(TASKS, headers=headers)
 
     assert jp1_error(response, 401, "ONWARD-E401")["message"] == message
     assert response.headers["www-authenticate"] == 'Basic realm="Automation"'
 
 
 async def test_a_disabled_user_is_401(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, jp1ao: httpx.AsyncClient
 ) -> None:
     """A disabled account has no login permission, even with its password."""
-    user = await add_user(
+    user = await store_user(
         runtime, "system", password=SEED_PASSWORD, roles={"default": Role.OPERATOR}
     )
     await runtime.store.update_user(replace(user, disabled=True))
 
-    response = await client.get(TASKS, headers=SEED_AUTH)
+    response = await jp1ao.get(TASKS, headers=SEED_AUTH)
 
     assert jp1_error(response, 401, "ONWARD-E401")["message"] == (
         "Invalid username or password"
@@ -315,14 +282,14 @@ async def test_a_disabled_user_is_401(
 
 @pytest.mark.usefixtures("system")
 async def test_too_many_failed_logins_are_401_with_retry_after(
-    client: httpx.AsyncClient,
+    jp1ao: httpx.AsyncClient,
 ) -> None:
     """After five wrong passwords even the right one waits, told for how long."""
-    wrong = basic_header(b"system:wrong")
+    wrong = basic_raw(b"system:wrong")
     for _ in range(5):
-        await client.get(TASKS, headers=wrong)
+        await jp1ao.get(TASKS, headers=wrong)
 
-    response = await client.get(TASKS, headers=SEED_AUTH)
+    response = await jp1ao.get(TASKS, headers=SEED_AUTH)
 
     jp1_error(response, 401, "ONWARD-E401")
     assert 1 <= int(response.headers["retry-after"]) <= 300
@@ -333,14 +300,14 @@ async def test_too_many_failed_logins_are_401_with_retry_after(
 
 @pytest.mark.usefixtures("system")
 async def test_head_answers_the_headers_of_get_without_a_body(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, jp1ao: httpx.AsyncClient
 ) -> None:
     """HEAD on a task or the list: GET's status and headers, no body (curl -I)."""
     await quick_runs(runtime, "run_only")
 
     for path in (TASKS, f"{TASKS}/1", f"{TASKS}/1/actions"):
-        got = await client.get(path, headers=SEED_AUTH)
-        head = await client.head(path, headers=SEED_AUTH)
+        got = await jp1ao.get(path, headers=SEED_AUTH)
+        head = await jp1ao.head(path, headers=SEED_AUTH)
 
         assert head.status_code == 200
         assert head.content == b""
@@ -365,10 +332,10 @@ async def test_head_answers_the_headers_of_get_without_a_body(
     ],
 )
 async def test_a_method_the_path_does_not_take_is_405_with_allow(
-    client: httpx.AsyncClient, method: str, path: str, allow: str
+    jp1ao: httpx.AsyncClient, method: str, path: str, allow: str
 ) -> None:
     """Wrong methods answer JP1/AO's body, 405, Allow and the CORS headers."""
-    response = await client.request(method, path, headers=SEED_AUTH)
+    response = await jp1ao.request(method, path, headers=SEED_AUTH)
 
     body = jp1_error(response, 405, "ONWARD-E405")
     assert body["message"] == f"The {method} method is not supported by this resource."
@@ -377,10 +344,10 @@ async def test_a_method_the_path_does_not_take_is_405_with_allow(
 
 @pytest.mark.usefixtures("system")
 async def test_head_of_a_path_without_get_is_405_without_a_body(
-    client: httpx.AsyncClient,
+    jp1ao: httpx.AsyncClient,
 ) -> None:
     """HEAD on invoke: 405 with Allow and the CORS headers, no body."""
-    response = await client.head(f"{TASKS}/1/actions/stop/invoke", headers=SEED_AUTH)
+    response = await jp1ao.head(f"{TASKS}/1/actions/stop/invoke", headers=SEED_AUTH)
 
     assert response.status_code == 405
     assert response.content == b""
@@ -397,10 +364,10 @@ async def test_head_of_a_path_without_get_is_405_without_a_body(
     ],
 )
 async def test_a_preflight_is_200_with_allow_where_the_path_exists(
-    client: httpx.AsyncClient, path: str, allow: str | None
+    jp1ao: httpx.AsyncClient, path: str, allow: str | None
 ) -> None:
     """OPTIONS needs no credentials and answers 200, CORS headers and Allow."""
-    response = await client.options(path)
+    response = await jp1ao.options(path)
 
     assert response.status_code == 200
     assert response.headers["access-control-allow-methods"] == (
@@ -416,10 +383,10 @@ async def test_a_preflight_is_200_with_allow_where_the_path_exists(
     ["/Automation/v1/objects/Services/1", "/Automation/v1", "/Automation/v2/objects"],
 )
 async def test_an_unknown_path_is_404_whatever_the_method(
-    client: httpx.AsyncClient, method: str, path: str
+    jp1ao: httpx.AsyncClient, method: str, path: str
 ) -> None:
     """A JP1/AO path the dialect does not have answers 404 for every method."""
-    response = await client.request(method, path, headers=SEED_AUTH)
+    response = await jp1ao.request(method, path, headers=SEED_AUTH)
 
     assert response.status_code == 404
     assert response.headers["access-control-allow-origin"] == "*"
@@ -430,13 +397,13 @@ async def test_an_unknown_path_is_404_whatever_the_method(
 @pytest.mark.usefixtures("system")
 @pytest.mark.parametrize("action", UNSUPPORTED_ACTIONS)
 async def test_actions_the_dialect_does_not_carry_out_are_404(
-    runtime: Runtime, client: httpx.AsyncClient, action: str
+    runtime: Runtime, jp1ao: httpx.AsyncClient, action: str
 ) -> None:
     """update, delete, resubmit, archive, response: neither described nor invoked."""
     await quick_runs(runtime, "run_only")
 
-    got = await client.get(f"{TASKS}/1/actions/{action}", headers=SEED_AUTH)
-    posted = await client.post(f"{TASKS}/1/actions/{action}/invoke", headers=SEED_AUTH)
+    got = await jp1ao.get(f"{TASKS}/1/actions/{action}", headers=SEED_AUTH)
+    posted = await jp1ao.post(f"{TASKS}/1/actions/{action}/invoke", headers=SEED_AUTH)
 
     jp1_error(got, 404, "KNAE02102-E")
     jp1_error(posted, 404, "KNAE02102-E")
@@ -456,14 +423,12 @@ async def test_actions_the_dialect_does_not_carry_out_are_404(
     ],
 )
 async def test_an_action_on_a_completed_task_is_refused_in_jp1_words(
-    runtime: Runtime, client: httpx.AsyncClient, action: str, status: str
+    runtime: Runtime, jp1ao: httpx.AsyncClient, action: str, status: str
 ) -> None:
     """409 names the action, the instanceID and the JP1/AO status, not the run."""
     (run,) = await quick_runs(runtime, "run_only")
 
-    response = await client.post(
-        f"{TASKS}/1/actions/{action}/invoke", headers=SEED_AUTH
-    )
+    response = await jp1ao.post(f"{TASKS}/1/actions/{action}/invoke", headers=SEED_AUTH)
 
     body = jp1_error(response, 409, "ONWARD-E409")
     assert body["message"] == (
@@ -474,16 +439,16 @@ async def test_an_action_on_a_completed_task_is_refused_in_jp1_words(
 
 @pytest.mark.usefixtures("system")
 async def test_a_second_stop_is_refused_with_the_canceled_status(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """Stopping a canceled task: 409 "its status is canceled" (not 'cancelled')."""
-    run = await halted_run(runtime, tmp_path)
+    run = await halted_marker_run(runtime, tmp_path)
     number = await run_number(runtime, run)
     stop = f"{TASKS}/{number}/actions/forceStop/invoke"
-    assert (await client.post(stop, headers=SEED_AUTH)).status_code == 200
+    assert (await jp1ao.post(stop, headers=SEED_AUTH)).status_code == 200
     await wait_for(runtime, run.run_id, RunStatus.CANCELLED)
 
-    response = await client.post(stop, headers=SEED_AUTH)
+    response = await jp1ao.post(stop, headers=SEED_AUTH)
 
     assert jp1_error(response, 409, "ONWARD-E409")["message"] == (
         f"The forceStop action is not available for task {number}: "
@@ -493,15 +458,13 @@ async def test_a_second_stop_is_refused_with_the_canceled_status(
 
 @pytest.mark.usefixtures("system")
 async def test_rerun_step_start_of_a_failed_task_is_refused_in_jp1_words(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """A failed (ended) run retries from its failed step only: 409, status failed."""
-    await apply(runtime, FAILING_MARKER_PLAN)
-    run = await start(runtime, "failing-marker", params=marker(tmp_path))
-    await wait_for(runtime, run.run_id, RunStatus.FAILED)
+    run = await failed_marker_run(runtime, tmp_path)
     number = await run_number(runtime, run)
 
-    response = await client.post(
+    response = await jp1ao.post(
         f"{TASKS}/{number}/actions/rerunStepStart/invoke", headers=SEED_AUTH
     )
 
@@ -514,19 +477,19 @@ async def test_rerun_step_start_of_a_failed_task_is_refused_in_jp1_words(
 @pytest.mark.usefixtures("system")
 async def test_a_concurrent_change_is_refused_in_jp1_words(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    jp1ao: httpx.AsyncClient,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A lost compare-and-set: 409 asking to get the task again."""
-    number = await run_number(runtime, await halted_run(runtime, tmp_path))
+    number = await run_number(runtime, await halted_marker_run(runtime, tmp_path))
 
     async def stale(*_: object, **__: object) -> NoReturn:
         raise errors.StaleStateError(subject="Run run_x", expected_version=3)
 
     monkeypatch.setattr(runtime.commands, "cancel_run", stale)
 
-    response = await client.post(
+    response = await jp1ao.post(
         f"{TASKS}/{number}/actions/stop/invoke", headers=SEED_AUTH
     )
 
@@ -541,7 +504,7 @@ async def test_a_concurrent_change_is_refused_in_jp1_words(
 
 @pytest.mark.usefixtures("system")
 async def test_an_unexpected_failure_is_jp1s_500_with_its_traceback_logged(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    jp1ao: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bug answers JP1/AO's 500 with its CORS headers; the traceback is logged."""
 
@@ -551,7 +514,7 @@ async def test_an_unexpected_failure_is_jp1s_500_with_its_traceback_logged(
 
     monkeypatch.setattr(Numbers, "find_run", broken)
     with capture_logs() as logs:
-        response = await client.get(f"{TASKS}/1", headers=SEED_AUTH)
+        response = await jp1ao.get(f"{TASKS}/1", headers=SEED_AUTH)
 
     body = jp1_error(response, 500, "ONWARD-E500")
     assert body["message"] == "A server processing error occurred."
@@ -564,7 +527,7 @@ async def test_an_unexpected_failure_is_jp1s_500_with_its_traceback_logged(
 
 @pytest.mark.usefixtures("system")
 async def test_an_onward_error_without_a_jp1_status_is_a_logged_500(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    jp1ao: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An Onward error the table does not name answers 500; its message is logged."""
 
@@ -574,7 +537,7 @@ async def test_an_onward_error_without_a_jp1_status_is_a_logged_500(
 
     monkeypatch.setattr(Numbers, "scan", broken)
     with capture_logs() as logs:
-        response = await client.get(TASKS, headers=SEED_AUTH)
+        response = await jp1ao.get(TASKS, headers=SEED_AUTH)
 
     assert jp1_error(response, 500, "ONWARD-E500")["message"] == (
         "A server processing error occurred."

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import base64
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
 import pytest
-from jp1_secmaster_support import (
-    QUICK_PLAN,
-    add_user,
-    apply,
-    cheap_hashes,
-    jp1_error,
-    make_runtime,
-    plan_number,
-    run_number,
-    serve,
-    start,
-    wait_for,
-)
-from test_jp1ao import (
-    HOST,
+from dialect_support import (
+    JP1_HOST,
     OTHER_PASSWORD,
     SEED_AUTH,
-    SEED_PASSWORD,
     TASKS,
-    halted_run,
+    basic,
+    finished_quick_run,
+    halted_marker_run,
+    jp1_error,
+    plan_number,
+    run_number,
+    store_user,
+    wait_for,
 )
 
 from onward.domain.access import Role
@@ -41,33 +32,6 @@ from onward.runtime import Runtime
 HALTED_ACTIONS: Final = ("rerunStart", "rerunStepStart", "stop", "forceStop")
 #: an invoke answer's times: ISO 8601 with milliseconds and the UTC offset
 ISO_MS: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
-
-
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords cheaply."""
-    cheap_hashes(monkeypatch)
-
-
-@pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime that executes steps."""
-    return make_runtime()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app, at the seed's host."""
-    async with serve(runtime, f"http://{HOST}") as c:
-        yield c
-
-
-@pytest.fixture
-async def system(runtime: Runtime) -> None:
-    """Create the seed's user ``system`` (password ``manager``), an operator."""
-    await add_user(
-        runtime, "system", password=SEED_PASSWORD, roles={"default": Role.OPERATOR}
-    )
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -107,23 +71,10 @@ def descriptor(number: int, name: str) -> dict[str, Any]:
     """Return the descriptor of a task's action, as the seed shows it."""
     return {
         "name": name,
-        "href": f"http://{HOST}{TASKS}/{number}/actions/{name}/invoke",
+        "href": f"http://{JP1_HOST}{TASKS}/{number}/actions/{name}/invoke",
         "method": "POST",
         "parameters": [],
     }
-
-
-async def quick_run(runtime: Runtime) -> Run:
-    """Run the quick plan to its end and return the run."""
-    await apply(runtime, QUICK_PLAN)
-    run = await start(runtime, "quick")
-    return await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
-
-
-def basic(username: str, password: str) -> dict[str, str]:
-    """Return the Basic credentials of a user."""
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 # --- whole answers ------------------------------------------------------------------
@@ -131,13 +82,13 @@ def basic(username: str, password: str) -> dict[str, str]:
 
 @pytest.mark.usefixtures("system")
 async def test_a_halted_task_is_answered_with_every_member(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """GET a failed (halted) task: all 18 members, nothing else."""
-    run = await halted_run(runtime, tmp_path)
+    run = await halted_marker_run(runtime, tmp_path)
     expected = await expected_task(runtime, run)
 
-    response = await client.get(f"{TASKS}/{expected['instanceID']}", headers=SEED_AUTH)
+    response = await jp1ao.get(f"{TASKS}/{expected['instanceID']}", headers=SEED_AUTH)
 
     assert response.status_code == 200
     assert response.json() == expected
@@ -147,14 +98,14 @@ async def test_a_halted_task_is_answered_with_every_member(
 
 @pytest.mark.usefixtures("system")
 async def test_a_task_list_is_answered_with_every_member_of_every_task(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """GET the tasks: {data: [tasks, newest first], count}, nothing else."""
-    halted = await halted_run(runtime, tmp_path)
-    done = await quick_run(runtime)
+    halted = await halted_marker_run(runtime, tmp_path)
+    done = await finished_quick_run(runtime)
     expected = [await expected_task(runtime, run) for run in (done, halted)]
 
-    response = await client.get(TASKS, headers=SEED_AUTH)
+    response = await jp1ao.get(TASKS, headers=SEED_AUTH)
 
     assert response.status_code == 200
     assert response.json() == {"data": expected, "count": 2}
@@ -164,12 +115,12 @@ async def test_a_task_list_is_answered_with_every_member_of_every_task(
 
 @pytest.mark.usefixtures("system")
 async def test_the_actions_of_a_halted_task_are_answered_whole(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """GET the actions: {data: [descriptors], count}, nothing else."""
-    number = await run_number(runtime, await halted_run(runtime, tmp_path))
+    number = await run_number(runtime, await halted_marker_run(runtime, tmp_path))
 
-    response = await client.get(f"{TASKS}/{number}/actions", headers=SEED_AUTH)
+    response = await jp1ao.get(f"{TASKS}/{number}/actions", headers=SEED_AUTH)
 
     assert response.status_code == 200
     assert response.json() == {
@@ -181,12 +132,12 @@ async def test_the_actions_of_a_halted_task_are_answered_whole(
 @pytest.mark.usefixtures("system")
 @pytest.mark.parametrize("action", HALTED_ACTIONS)
 async def test_each_descriptor_is_answered_whole(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path, action: str
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path, action: str
 ) -> None:
     """GET one action: its descriptor as the seed shows it, with JP1/AO's headers."""
-    number = await run_number(runtime, await halted_run(runtime, tmp_path))
+    number = await run_number(runtime, await halted_marker_run(runtime, tmp_path))
 
-    response = await client.get(f"{TASKS}/{number}/actions/{action}", headers=SEED_AUTH)
+    response = await jp1ao.get(f"{TASKS}/{number}/actions/{action}", headers=SEED_AUTH)
 
     assert response.status_code == 200
     assert response.json() == descriptor(number, action)
@@ -195,12 +146,12 @@ async def test_each_descriptor_is_answered_whole(
 
 @pytest.mark.usefixtures("system")
 async def test_an_invoke_is_answered_whole(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """POST invoke: instanceId, the command's time thrice, success, the task's URL."""
-    number = await run_number(runtime, await halted_run(runtime, tmp_path))
+    number = await run_number(runtime, await halted_marker_run(runtime, tmp_path))
 
-    response = await client.post(
+    response = await jp1ao.post(
         f"{TASKS}/{number}/actions/stop/invoke", headers=SEED_AUTH
     )
 
@@ -212,7 +163,7 @@ async def test_an_invoke_is_answered_whole(
         "updated": body["created"],
         "completed": body["created"],
         "state": "success",
-        "affectedResources": [f"http://{HOST}{TASKS}/{number}"],
+        "affectedResources": [f"http://{JP1_HOST}{TASKS}/{number}"],
         "result": [],
     }
     assert ISO_MS.fullmatch(body["created"])
@@ -220,12 +171,12 @@ async def test_an_invoke_is_answered_whole(
 
 @pytest.mark.usefixtures("system")
 async def test_an_xml_accept_is_answered_in_json(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """JP1/AO's dialect speaks JSON only: an XML Accept gets the same JSON answer."""
-    expected = await expected_task(runtime, await halted_run(runtime, tmp_path))
+    expected = await expected_task(runtime, await halted_marker_run(runtime, tmp_path))
 
-    response = await client.get(
+    response = await jp1ao.get(
         TASKS, headers={**SEED_AUTH, "Accept": "application/xml"}
     )
 
@@ -247,20 +198,20 @@ async def test_an_xml_accept_is_answered_in_json(
 )
 async def test_each_role_lists_reads_actions_and_invokes_as_documented(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    jp1ao: httpx.AsyncClient,
     tmp_path: Path,
     role: Role,
     may_invoke: bool,
 ) -> None:
     """Every role lists and reads tasks and their actions; all but viewer invoke."""
-    await add_user(runtime, "joe", password=OTHER_PASSWORD, roles={"default": role})
+    await store_user(runtime, "joe", password=OTHER_PASSWORD, roles={"default": role})
     auth = basic("joe", OTHER_PASSWORD)
-    run = await halted_run(runtime, tmp_path)
+    run = await halted_marker_run(runtime, tmp_path)
     number = await run_number(runtime, run)
 
-    listed = await client.get(TASKS, headers=auth)
-    actions = await client.get(f"{TASKS}/{number}/actions", headers=auth)
-    invoked = await client.post(
+    listed = await jp1ao.get(TASKS, headers=auth)
+    actions = await jp1ao.get(f"{TASKS}/{number}/actions", headers=auth)
+    invoked = await jp1ao.post(
         f"{TASKS}/{number}/actions/rerunStepStart/invoke", headers=auth
     )
 

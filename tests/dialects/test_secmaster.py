@@ -6,32 +6,30 @@ refusals row by row in ``test_secmaster_errors.py``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
 import pytest
+from dialect_support import (
+    QUICK_PLAN,
+    SM_REQUEST_ID,
+    add_token,
+    apply,
+    finished_quick_run,
+    halted_event_run,
+    running_slow_run,
+    sm_error,
+    sm_operate,
+    start,
+    store_user,
+    wait_for,
+)
+from dialect_support import sm_instances as instances
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
-from jp1_secmaster_support import (
-    QUICK_PLAN,
-    SLOW_PLAN,
-    SM_REQUEST_ID,
-    add_token,
-    add_user,
-    apply,
-    cheap_hashes,
-    halted_event_run,
-    make_runtime,
-    serve,
-    sm_error,
-    start,
-    wait_for,
-)
-from jp1_secmaster_support import sm_instances as instances
 
 from onward.api.dialects.secmaster.schemas import status_of
 from onward.domain.access import Principal, Role
@@ -55,37 +53,11 @@ INSTANCE_KEYS: Final = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords cheaply."""
-    cheap_hashes(monkeypatch)
-
-
-@pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime that executes steps, with access keys on."""
-    return make_runtime()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app."""
-    async with serve(runtime, "http://sm") as http:
-        yield http
-
-
-@pytest.fixture
-async def operator(runtime: Runtime) -> dict[str, str]:
-    """Return the X-Auth-Token header of an operator of the ``soc`` workspace."""
-    user = await add_user(runtime, "olga", roles={WORKSPACE: Role.OPERATOR})
-    return {"X-Auth-Token": await add_token(runtime, user)}
-
-
 # --- list and show ------------------------------------------------------------------
 
 
 async def test_list_pages_and_counts(
-    runtime: Runtime, client: httpx.AsyncClient, operator: dict[str, str]
+    runtime: Runtime, secmaster: httpx.AsyncClient, operator: dict[str, str]
 ) -> None:
     """limit and offset page the instances, newest first; count is the total."""
     await apply(runtime, QUICK_PLAN, workspace=WORKSPACE)
@@ -93,7 +65,7 @@ async def test_list_pages_and_counts(
     for run in runs:
         await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
 
-    response = await client.get(
+    response = await secmaster.get(
         instances(), params={"limit": 2, "offset": 1}, headers=operator
     )
 
@@ -111,19 +83,17 @@ async def test_list_pages_and_counts(
 
 async def test_list_filters(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
 ) -> None:
     """status, playbook_name, trigger_type, data class and object names filter."""
     event = await halted_event_run(runtime, tmp_path / "marker")
-    await apply(runtime, QUICK_PLAN, workspace=WORKSPACE)
-    quick = await start(runtime, "quick", workspace=WORKSPACE)
-    await wait_for(runtime, quick.run_id, RunStatus.SUCCEEDED)
+    quick = await finished_quick_run(runtime, workspace=WORKSPACE)
     page = {"limit": 10, "offset": 0}
 
     async def ids(**params: str) -> list[str]:
-        response = await client.get(
+        response = await secmaster.get(
             instances(), params={**page, **params}, headers=operator
         )
         assert response.status_code == 200, response.text
@@ -150,14 +120,14 @@ async def test_list_filters(
 
 async def test_show_returns_one_instance(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
 ) -> None:
     """Show answers the instance of the path's workspace."""
     run = await halted_event_run(runtime, tmp_path / "marker")
 
-    response = await client.get(f"{instances()}/{run.run_id}", headers=operator)
+    response = await secmaster.get(f"{instances()}/{run.run_id}", headers=operator)
 
     body = response.json()
     assert response.status_code == 200
@@ -170,24 +140,18 @@ async def test_show_returns_one_instance(
 
 
 async def test_terminate_cancels_a_running_instance(
-    runtime: Runtime, client: httpx.AsyncClient, operator: dict[str, str]
+    runtime: Runtime, secmaster: httpx.AsyncClient, operator: dict[str, str]
 ) -> None:
     """TERMINATE cancels the run gracefully: TERMINATING, then TERMINATED."""
-    await apply(runtime, SLOW_PLAN, workspace=WORKSPACE)
-    run = await start(runtime, "slow", workspace=WORKSPACE)
-    await wait_for(runtime, run.run_id, RunStatus.RUNNING)
+    run = await running_slow_run(runtime, workspace=WORKSPACE)
 
-    response = await client.post(
-        f"{instances()}/{run.run_id}/operation",
-        json={"operation": "TERMINATE"},
-        headers=operator,
-    )
+    response = await sm_operate(secmaster, operator, run.run_id, "TERMINATE")
     # hurry the sleep along
     await runtime.commands.cancel_run(
         run.run_id, force=True, caller=Caller(workspace=WORKSPACE)
     )
     await wait_for(runtime, run.run_id, RunStatus.CANCELLED)
-    shown = await client.get(f"{instances()}/{run.run_id}", headers=operator)
+    shown = await secmaster.get(f"{instances()}/{run.run_id}", headers=operator)
 
     assert response.status_code == 200
     assert response.json()["status"] == "TERMINATING"
@@ -195,18 +159,12 @@ async def test_terminate_cancels_a_running_instance(
 
 
 async def test_retry_of_a_finished_instance_is_refused(
-    runtime: Runtime, client: httpx.AsyncClient, operator: dict[str, str]
+    runtime: Runtime, secmaster: httpx.AsyncClient, operator: dict[str, str]
 ) -> None:
     """An operation the status does not allow is a 400 with its own code."""
-    await apply(runtime, QUICK_PLAN, workspace=WORKSPACE)
-    run = await start(runtime, "quick", workspace=WORKSPACE)
-    await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
+    run = await finished_quick_run(runtime, workspace=WORKSPACE)
 
-    response = await client.post(
-        f"{instances()}/{run.run_id}/operation",
-        json={"operation": "RETRY"},
-        headers=operator,
-    )
+    response = await sm_operate(secmaster, operator, run.run_id, "RETRY")
 
     message = sm_error(response, 400, "SecMaster.00040009")
     assert message == (
@@ -246,7 +204,7 @@ def _fields(run: Run) -> dict[str, Any]:
 )
 async def test_malformed_operation_bodies_are_400(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
     body: bytes,
@@ -254,7 +212,7 @@ async def test_malformed_operation_bodies_are_400(
     """A body that is not {"operation": RETRY|TERMINATE} is refused."""
     run = await halted_event_run(runtime, tmp_path / "marker")
 
-    response = await client.post(
+    response = await secmaster.post(
         f"{instances()}/{run.run_id}/operation",
         content=body,
         headers={**operator, "content-type": "application/json"},
@@ -281,10 +239,10 @@ async def test_malformed_operation_bodies_are_400(
     ],
 )
 async def test_invalid_list_queries_are_400(
-    client: httpx.AsyncClient, operator: dict[str, str], params: dict[str, Any]
+    secmaster: httpx.AsyncClient, operator: dict[str, str], params: dict[str, Any]
 ) -> None:
     """Missing or invalid paging and filters answer 400, never 500."""
-    response = await client.get(instances(), params=params, headers=operator)
+    response = await secmaster.get(instances(), params=params, headers=operator)
 
     sm_error(response, 400, "SecMaster.00040001")
 
@@ -304,22 +262,22 @@ async def test_invalid_list_queries_are_400(
     ],
 )
 async def test_unknown_instances_workspaces_and_paths_are_404(
-    client: httpx.AsyncClient, operator: dict[str, str], path: str, message: str
+    secmaster: httpx.AsyncClient, operator: dict[str, str], path: str, message: str
 ) -> None:
     """Unknown ids and paths answer 404 in SecMaster's body and words."""
-    response = await client.get(path, headers=operator)
+    response = await secmaster.get(path, headers=operator)
 
     assert sm_error(response, 404, "SecMaster.00040401") == message
 
 
 async def test_an_instance_of_another_workspace_is_not_found(
-    runtime: Runtime, client: httpx.AsyncClient, operator: dict[str, str]
+    runtime: Runtime, secmaster: httpx.AsyncClient, operator: dict[str, str]
 ) -> None:
     """workspace_id scopes the instances: another workspace's run is a 404."""
     await apply(runtime, QUICK_PLAN)
     run = await start(runtime, "quick")
 
-    response = await client.get(f"{instances()}/{run.run_id}", headers=operator)
+    response = await secmaster.get(f"{instances()}/{run.run_id}", headers=operator)
 
     message = sm_error(response, 404, "SecMaster.00040401")
     assert message == f"Playbook instance {run.run_id} does not exist in workspace soc"
@@ -335,10 +293,10 @@ async def test_an_instance_of_another_workspace_is_not_found(
     ],
 )
 async def test_missing_or_bad_credentials_are_401(
-    client: httpx.AsyncClient, headers: dict[str, str]
+    secmaster: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
     """No valid token or signature: 401 in SecMaster's body."""
-    response = await client.get(
+    response = await secmaster.get(
         instances(), params={"limit": 1, "offset": 0}, headers=headers
     )
 
@@ -346,21 +304,17 @@ async def test_missing_or_bad_credentials_are_401(
 
 
 async def test_a_viewer_may_list_but_not_operate(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, secmaster: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """Operating needs the operate permission: a viewer gets 403."""
-    user = await add_user(runtime, "val", roles={WORKSPACE: Role.VIEWER})
+    user = await store_user(runtime, "val", roles={WORKSPACE: Role.VIEWER})
     headers = {"X-Auth-Token": await add_token(runtime, user)}
     run = await halted_event_run(runtime, tmp_path / "marker")
 
-    listed = await client.get(
+    listed = await secmaster.get(
         instances(), params={"limit": 5, "offset": 0}, headers=headers
     )
-    operated = await client.post(
-        f"{instances()}/{run.run_id}/operation",
-        json={"operation": "RETRY"},
-        headers=headers,
-    )
+    operated = await sm_operate(secmaster, headers, run.run_id, "RETRY")
 
     assert listed.status_code == 200
     assert sm_error(operated, 403, "SecMaster.00040301") == (
@@ -374,7 +328,7 @@ async def test_a_viewer_may_list_but_not_operate(
 
 async def access_key(runtime: Runtime, role: Role = Role.OPERATOR) -> IssuedAccessKey:
     """Make a user with a role in ``soc`` and an access key of theirs."""
-    user = await add_user(runtime, "sig", roles={WORKSPACE: role})
+    user = await store_user(runtime, "sig", roles={WORKSPACE: role})
     keys = AccessKeys(
         store=runtime.store,
         auth=runtime.auth,
@@ -413,7 +367,7 @@ def signed(
 
 
 async def test_sdk_signed_requests_are_accepted(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+    runtime: Runtime, secmaster: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """A request signed by the SDK's signer with the key's AK/SK is let in."""
     key = await access_key(runtime)
@@ -427,7 +381,7 @@ async def test_sdk_signed_requests_are_accepted(
         key.secret_key,
         query=[("offset", 0), ("limit", 5), ("name", "respond a~b")],
     )
-    listed = await client.get(uri, headers=headers)
+    listed = await secmaster.get(uri, headers=headers)
     uri, headers, body = signed(
         "POST",
         f"{instances()}/{run.run_id}/operation",
@@ -435,7 +389,7 @@ async def test_sdk_signed_requests_are_accepted(
         key.secret_key,
         body='{"operation": "RETRY"}',
     )
-    operated = await client.post(uri, headers=headers, content=body)
+    operated = await secmaster.post(uri, headers=headers, content=body)
 
     assert listed.status_code == 200, listed.text
     assert listed.json()["count"] == 0
@@ -445,7 +399,7 @@ async def test_sdk_signed_requests_are_accepted(
 
 @pytest.mark.parametrize("flaw", ["secret", "body", "date", "revoked", "path"])
 async def test_bad_signatures_are_401(
-    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path, flaw: str
+    runtime: Runtime, secmaster: httpx.AsyncClient, tmp_path: Path, flaw: str
 ) -> None:
     """A wrong secret, changed body or path, stale date or revoked key: 401."""
     key = await access_key(runtime)
@@ -469,19 +423,19 @@ async def test_bad_signatures_are_401(
             key.access_key_id, at=runtime.engine.clock.now()
         )
 
-    response = await client.post(uri, headers=headers, content=body)
+    response = await secmaster.post(uri, headers=headers, content=body)
 
     sm_error(response, 401, "SecMaster.00040101")
     assert (await runtime.store.get_run(run.run_id)).status is RunStatus.HALTED
 
 
 async def test_an_access_key_id_is_no_token(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, secmaster: httpx.AsyncClient
 ) -> None:
     """The public access key id never works as X-Auth-Token."""
     key = await access_key(runtime)
 
-    response = await client.get(
+    response = await secmaster.get(
         instances(),
         params={"limit": 1, "offset": 0},
         headers={"X-Auth-Token": key.access_key_id},

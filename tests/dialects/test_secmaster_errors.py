@@ -8,7 +8,6 @@ refused requests (parameters, bodies, signatures, methods) are in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -16,20 +15,18 @@ from typing import Any, Final
 
 import httpx
 import pytest
-from jp1_secmaster_support import (
-    FAILING_MARKER_PLAN,
+from dialect_support import (
     MASTER,
-    SLOW_PLAN,
+    SM_BASE,
     add_token,
-    add_user,
-    apply,
-    cheap_hashes,
+    failed_marker_run,
     finished_quick_run,
-    make_runtime,
+    running_slow_run,
     serve,
     sm_error,
     sm_instances,
-    start,
+    sm_operate,
+    store_user,
     wait_for,
 )
 from structlog.testing import capture_logs
@@ -56,32 +53,6 @@ TERMINABLE: Final = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords cheaply."""
-    cheap_hashes(monkeypatch)
-
-
-@pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime that executes steps, with access keys on."""
-    return make_runtime()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app."""
-    async with serve(runtime, "http://sm") as http:
-        yield http
-
-
-@pytest.fixture
-async def operator(runtime: Runtime) -> dict[str, str]:
-    """Return the X-Auth-Token header of an operator of the ``soc`` workspace."""
-    user = await add_user(runtime, "olga", roles={WORKSPACE: Role.OPERATOR})
-    return {"X-Auth-Token": await add_token(runtime, user)}
-
-
 # --- failures of Onward's own --------------------------------------------------------
 
 
@@ -95,7 +66,7 @@ def break_the_list(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
 
 
 async def test_an_unexpected_failure_is_secmaster_s_500_with_a_request_id(
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -103,7 +74,7 @@ async def test_an_unexpected_failure_is_secmaster_s_500_with_a_request_id(
     break_the_list(monkeypatch, RuntimeError("a secret detail"))
 
     with capture_logs() as logs:
-        response = await client.get(f"{sm_instances()}?{PAGE}", headers=operator)
+        response = await secmaster.get(f"{sm_instances()}?{PAGE}", headers=operator)
 
     failed = [entry for entry in logs if entry["event"] == "secmaster.request_failed"]
     assert sm_error(response, 500, "SecMaster.00050001") == "Internal server error"
@@ -135,7 +106,7 @@ async def test_an_unexpected_failure_is_secmaster_s_500_with_a_request_id(
     ids=["onward-error", "storage"],
 )
 async def test_failures_of_onward_keep_their_details_to_the_log(
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     error: errors.OnwardError,
@@ -147,7 +118,7 @@ async def test_failures_of_onward_keep_their_details_to_the_log(
     """Onward's own failures and an unavailable store answer without their words."""
     break_the_list(monkeypatch, error)
 
-    response = await client.get(f"{sm_instances()}?{PAGE}", headers=operator)
+    response = await secmaster.get(f"{sm_instances()}?{PAGE}", headers=operator)
 
     assert sm_error(response, status, code) == message
     assert error.message not in response.text
@@ -159,30 +130,17 @@ async def test_failures_of_onward_keep_their_details_to_the_log(
 
 async def test_refused_operations_name_the_instance_its_status_and_the_operation(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
 ) -> None:
     """A refused RETRY or TERMINATE says the instance's SecMaster status and why."""
-    finished = await finished_quick_run(runtime)
-    await apply(runtime, FAILING_MARKER_PLAN, workspace=WORKSPACE)
-    failed = await start(
-        runtime,
-        "failing-marker",
-        params={"marker": str(tmp_path / "marker")},
-        workspace=WORKSPACE,
-    )
-    await wait_for(runtime, failed.run_id, RunStatus.FAILED)
-    await apply(runtime, SLOW_PLAN, workspace=WORKSPACE)
-    running = await start(runtime, "slow", workspace=WORKSPACE)
-    await wait_for(runtime, running.run_id, RunStatus.RUNNING)
+    finished = await finished_quick_run(runtime, workspace=WORKSPACE)
+    failed = await failed_marker_run(runtime, tmp_path, workspace=WORKSPACE)
+    running = await running_slow_run(runtime, workspace=WORKSPACE)
 
     async def refusal(run: Run, operation: str) -> str:
-        response = await client.post(
-            f"{sm_instances()}/{run.run_id}/operation",
-            json={"operation": operation},
-            headers=operator,
-        )
+        response = await sm_operate(secmaster, operator, run.run_id, operation)
         return sm_error(response, 400, WRONG_STATE)
 
     refused = {
@@ -222,13 +180,13 @@ async def test_refused_operations_name_the_instance_its_status_and_the_operation
 
 
 async def test_a_user_with_no_role_in_the_workspace_finds_no_workspace(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, secmaster: httpx.AsyncClient
 ) -> None:
     """A role elsewhere only: the path's workspace is a 404 naming it."""
-    user = await add_user(runtime, "eve", roles={"elsewhere": Role.ADMIN})
+    user = await store_user(runtime, "eve", roles={"elsewhere": Role.ADMIN})
     headers = {"X-Auth-Token": await add_token(runtime, user)}
 
-    response = await client.get(f"{sm_instances()}?{PAGE}", headers=headers)
+    response = await secmaster.get(f"{sm_instances()}?{PAGE}", headers=headers)
 
     message = sm_error(response, 404, NOT_FOUND)
     assert message == "Workspace soc does not exist, or you have no role in it"
@@ -240,27 +198,27 @@ async def test_a_user_with_no_role_in_the_workspace_finds_no_workspace(
     ids=["nul", "long", "tab"],
 )
 async def test_ids_no_instance_can_have_are_not_found(
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     instance_id: str,
     shown: str,
 ) -> None:
     """An id with control characters, or too long for any run, is a 404."""
-    response = await client.get(f"{sm_instances()}/{instance_id}", headers=operator)
+    response = await secmaster.get(f"{sm_instances()}/{instance_id}", headers=operator)
 
     message = sm_error(response, 404, NOT_FOUND)
     assert message == f"Playbook instance {shown} does not exist in workspace soc"
 
 
 async def test_a_disabled_user_s_token_is_401(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, secmaster: httpx.AsyncClient
 ) -> None:
     """The token of a user who was disabled is refused."""
-    user = await add_user(runtime, "dora", roles={WORKSPACE: Role.OPERATOR})
+    user = await store_user(runtime, "dora", roles={WORKSPACE: Role.OPERATOR})
     headers = {"X-Auth-Token": await add_token(runtime, user)}
     await runtime.store.update_user(replace(user, disabled=True))
 
-    response = await client.get(f"{sm_instances()}?{PAGE}", headers=headers)
+    response = await secmaster.get(f"{sm_instances()}?{PAGE}", headers=headers)
 
     assert sm_error(response, 401, UNAUTHENTICATED) == "The account is disabled"
 
@@ -270,12 +228,12 @@ async def test_an_expired_token_is_401() -> None:
     clock = FrozenClock()
     settings = Settings(access_key_master=MASTER)
     runtime = Runtime.open(settings, executes=False, store=MemoryStore(), clock=clock)
-    user = await add_user(runtime, "exa", roles={WORKSPACE: Role.OPERATOR})
+    user = await store_user(runtime, "exa", roles={WORKSPACE: Role.OPERATOR})
     headers = {"X-Auth-Token": await add_token(runtime, user)}
     clock.advance(timedelta(hours=2))
 
-    async with serve(runtime, "http://sm") as client:
-        response = await client.get(f"{sm_instances()}?{PAGE}", headers=headers)
+    async with serve(runtime, SM_BASE) as secmaster:
+        response = await secmaster.get(f"{sm_instances()}?{PAGE}", headers=headers)
 
     message = sm_error(response, 401, UNAUTHENTICATED)
     assert message == "The token or API key is unknown, expired or revoked"

@@ -7,40 +7,33 @@ hand. Ids the store makes (plans, data objects) are read from the records.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
 import pytest
-from jp1_secmaster_support import (
+from dialect_support import (
     MARKER_PLAN,
-    MASTER,
     QUICK_PLAN,
     SM_PROJECT,
-    add_token,
-    add_user,
     apply,
-    cheap_hashes,
     halted_event_run,
-    serve,
+    make_runtime,
     sm_answer,
     sm_error,
     sm_instances,
+    sm_operate,
     start,
     wait_for,
 )
 
 from onward.api.dialects.secmaster.instances import retried
 from onward.clock import FrozenClock
-from onward.config import Settings
-from onward.domain.access import Role
 from onward.domain.runs import Run, RunStatus
 from onward.runtime import Runtime
 from onward.service.commands import Caller
 from onward.service.ports import AuditEntry
-from onward.storage.memory import MemoryStore
 
 SEED_ID: Final = "909494e3-558e-46b6-a9eb-07a8e18ca62f"
 #: sorts after SEED_ID: listed before it, newest first by id
@@ -70,12 +63,6 @@ FAILING_GATED_PLAN: Final = GATED_PLAN.replace(
 )
 
 
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords cheaply."""
-    cheap_hashes(monkeypatch)
-
-
 @pytest.fixture
 def clock() -> FrozenClock:
     """Return a clock frozen at the seed's date."""
@@ -84,25 +71,8 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def runtime(clock: FrozenClock) -> Runtime:
-    """Return a runtime on the frozen clock that executes steps."""
-    settings = Settings(
-        concurrency=4, heartbeat_timeout=60, shutdown_grace=1, access_key_master=MASTER
-    )
-    return Runtime.open(settings, executes=True, store=MemoryStore(), clock=clock)
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app."""
-    async with serve(runtime, "http://sm") as http:
-        yield http
-
-
-@pytest.fixture
-async def operator(runtime: Runtime) -> dict[str, str]:
-    """Return the X-Auth-Token header of an operator of the ``soc`` workspace."""
-    user = await add_user(runtime, "olga", roles={WORKSPACE: Role.OPERATOR})
-    return {"X-Auth-Token": await add_token(runtime, user)}
+    """Return this module's runtime: on the frozen clock, still executing steps."""
+    return make_runtime(clock=clock)
 
 
 def playbook(run: Run) -> dict[str, str]:
@@ -188,7 +158,7 @@ async def stopped_manual_run(
 async def test_seed_retry_operation_is_answered_as_documented(
     runtime: Runtime,
     clock: FrozenClock,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
     trigger: str,
@@ -204,13 +174,13 @@ async def test_seed_retry_operation_is_answered_as_documented(
     marker.touch()
     clock.advance(timedelta(minutes=30))
 
-    retried_now = await client.post(
+    retried_now = await secmaster.post(
         f"{sm_instances()}/{SEED_ID}/operation",
         content=SEED_BODY,
         headers={**operator, **SEED_TYPE},
     )
     await wait_for(runtime, SEED_ID, RunStatus.SUCCEEDED)
-    shown = await client.get(f"{sm_instances()}/{SEED_ID}", headers=operator)
+    shown = await secmaster.get(f"{sm_instances()}/{SEED_ID}", headers=operator)
 
     assert sm_answer(retried_now) == expected(run, status="RETRYING")
     assert sm_answer(shown) == expected(run, status="FINISHED", end_time=LATER)
@@ -222,7 +192,7 @@ async def test_seed_retry_operation_is_answered_as_documented(
 async def test_the_list_answers_count_and_whole_instances(
     runtime: Runtime,
     clock: FrozenClock,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
 ) -> None:
@@ -233,7 +203,7 @@ async def test_the_list_answers_count_and_whole_instances(
     quick = await start(runtime, "quick", workspace=WORKSPACE, run_id=LATER_ID)
     await wait_for(runtime, quick.run_id, RunStatus.SUCCEEDED)
 
-    response = await client.get(
+    response = await secmaster.get(
         sm_instances(), params={"limit": 10, "offset": 0}, headers=operator
     )
 
@@ -254,28 +224,28 @@ async def test_the_list_answers_count_and_whole_instances(
 
 async def test_show_answers_the_whole_instance(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
 ) -> None:
     """Show answers one instance in full: a halted event run is FAILED."""
     run = await halted_event_run(runtime, tmp_path / "marker", run_id=SEED_ID)
 
-    response = await client.get(f"{sm_instances()}/{SEED_ID}", headers=operator)
+    response = await secmaster.get(f"{sm_instances()}/{SEED_ID}", headers=operator)
 
     assert sm_answer(response) == event_instance(run)
 
 
 async def test_an_empty_page_still_counts(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
 ) -> None:
     """An offset past the instances answers the count and no instances."""
     await halted_event_run(runtime, tmp_path / "marker")
 
-    response = await client.get(
+    response = await secmaster.get(
         sm_instances(), params={"limit": 5, "offset": 1}, headers=operator
     )
 
@@ -286,13 +256,13 @@ async def test_an_empty_page_still_counts(
 
 
 async def statuses(
-    client: httpx.AsyncClient, headers: dict[str, str], instance_id: str
+    secmaster: httpx.AsyncClient, headers: dict[str, str], instance_id: str
 ) -> dict[str, Any]:
     """Return an instance's shown status and the ids each status filter lists."""
-    shown = await client.get(f"{sm_instances()}/{instance_id}", headers=headers)
+    shown = await secmaster.get(f"{sm_instances()}/{instance_id}", headers=headers)
     listed = {}
     for status in ("RUNNING", "RETRYING"):
-        page = await client.get(
+        page = await secmaster.get(
             sm_instances(),
             params={"limit": 10, "offset": 0, "status": status},
             headers=headers,
@@ -302,14 +272,10 @@ async def statuses(
 
 
 async def retry_until_waiting(
-    runtime: Runtime, client: httpx.AsyncClient, headers: dict[str, str], run: Run
+    runtime: Runtime, secmaster: httpx.AsyncClient, headers: dict[str, str], run: Run
 ) -> httpx.Response:
     """Send SecMaster's RETRY of a gated run; return the answer once the run waits."""
-    answer = await client.post(
-        f"{sm_instances()}/{run.run_id}/operation",
-        json={"operation": "RETRY"},
-        headers=headers,
-    )
+    answer = await sm_operate(secmaster, headers, run.run_id, "RETRY")
     await wait_for(runtime, run.run_id, RunStatus.WAITING)
     return answer
 
@@ -321,7 +287,7 @@ async def retry_until_waiting(
 )
 async def test_an_instance_retried_is_retrying_while_it_runs(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
     plan: tuple[str, str],
@@ -331,8 +297,8 @@ async def test_an_instance_retried_is_retrying_while_it_runs(
     run = await stopped_manual_run(runtime, plan, tmp_path / "marker")
     (tmp_path / "marker").touch()
 
-    operated = await retry_until_waiting(runtime, client, operator, run)
-    seen = await statuses(client, operator, run.run_id)
+    operated = await retry_until_waiting(runtime, secmaster, operator, run)
+    seen = await statuses(secmaster, operator, run.run_id)
 
     assert (await runtime.store.get_run(run.run_id)).run_attempt == attempt
     assert sm_answer(operated)["status"] == "RETRYING"
@@ -341,7 +307,7 @@ async def test_an_instance_retried_is_retrying_while_it_runs(
 
 async def test_a_halted_instance_continued_past_its_step_is_running(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
 ) -> None:
@@ -352,27 +318,23 @@ async def test_a_halted_instance_continued_past_its_step_is_running(
         run.run_id, "proceed-step", caller=Caller(workspace=WORKSPACE)
     )
     await wait_for(runtime, run.run_id, RunStatus.WAITING)
-    seen = await statuses(client, operator, run.run_id)
+    seen = await statuses(secmaster, operator, run.run_id)
 
     assert seen == {"shown": "RUNNING", "RUNNING": [run.run_id], "RETRYING": []}
 
 
 async def test_a_retry_refused_names_the_retrying_status(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
 ) -> None:
     """RETRY of a RETRYING instance is refused in the words of that status."""
     run = await stopped_manual_run(runtime, ("gated", GATED_PLAN), tmp_path / "marker")
     (tmp_path / "marker").touch()
-    await retry_until_waiting(runtime, client, operator, run)
+    await retry_until_waiting(runtime, secmaster, operator, run)
 
-    again = await client.post(
-        f"{sm_instances()}/{run.run_id}/operation",
-        json={"operation": "RETRY"},
-        headers=operator,
-    )
+    again = await sm_operate(secmaster, operator, run.run_id, "RETRY")
 
     assert sm_error(again, 400, "SecMaster.00040009") == (
         f"Cannot RETRY playbook instance {run.run_id}: it is RETRYING; "

@@ -14,19 +14,18 @@ from typing import Final
 
 import httpx
 import pytest
-from jp1_secmaster_support import (
+from dialect_support import (
     MASTER,
+    SM_BASE,
     SM_REQUEST_ID,
     add_token,
-    add_user,
-    cheap_hashes,
     finished_quick_run,
     halted_event_run,
-    make_runtime,
     serve,
     sm_answer,
     sm_error,
     sm_instances,
+    store_user,
 )
 
 from onward.config import Settings
@@ -47,32 +46,6 @@ SIGNATURE: Final = (
     "SDK-HMAC-SHA256 Access=ONWAAAAAAAAAAAAAAAAA, SignedHeaders=host;x-sdk-date, "
     "Signature=" + "0" * 64
 )
-
-
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords cheaply."""
-    cheap_hashes(monkeypatch)
-
-
-@pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime that executes steps, with access keys on."""
-    return make_runtime()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app."""
-    async with serve(runtime, "http://sm") as http:
-        yield http
-
-
-@pytest.fixture
-async def operator(runtime: Runtime) -> dict[str, str]:
-    """Return the X-Auth-Token header of an operator of the ``soc`` workspace."""
-    user = await add_user(runtime, "olga", roles={WORKSPACE: Role.OPERATOR})
-    return {"X-Auth-Token": await add_token(runtime, user)}
 
 
 def now_sdk_date() -> str:
@@ -116,10 +89,10 @@ def now_sdk_date() -> str:
     ],
 )
 async def test_limits_and_offsets_other_than_ascii_numbers_are_400(
-    client: httpx.AsyncClient, operator: dict[str, str], query: str, message: str
+    secmaster: httpx.AsyncClient, operator: dict[str, str], query: str, message: str
 ) -> None:
     """A limit or offset of other digits, signs, spaces or huge is a 400 naming it."""
-    response = await client.get(f"{sm_instances()}?{query}", headers=operator)
+    response = await secmaster.get(f"{sm_instances()}?{query}", headers=operator)
 
     assert sm_error(response, 400, INVALID) == message
 
@@ -164,10 +137,10 @@ async def test_limits_and_offsets_other_than_ascii_numbers_are_400(
     ],
 )
 async def test_impossible_dates_are_400_naming_the_parameter(
-    client: httpx.AsyncClient, operator: dict[str, str], query: str, message: str
+    secmaster: httpx.AsyncClient, operator: dict[str, str], query: str, message: str
 ) -> None:
     """Dates past the calendar, its offsets or datetime's range are 400s, never 500."""
-    response = await client.get(f"{sm_instances()}?{PAGE}&{query}", headers=operator)
+    response = await secmaster.get(f"{sm_instances()}?{PAGE}&{query}", headers=operator)
 
     assert sm_error(response, 400, INVALID) == message
 
@@ -176,12 +149,12 @@ async def test_impossible_dates_are_400_naming_the_parameter(
 async def sql_client(
     migrated_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    """Yield a client of an app over a SQLite store, and an operator's header."""
+    """Yield a secmaster of an app over a SQLite store, and an operator's header."""
     settings = Settings(database_url=migrated_sqlite_url, access_key_master=MASTER)
     runtime = Runtime.open(settings, executes=False)
-    user = await add_user(runtime, "olga", roles={WORKSPACE: Role.OPERATOR})
+    user = await store_user(runtime, "olga", roles={WORKSPACE: Role.OPERATOR})
     headers = {"X-Auth-Token": await add_token(runtime, user)}
-    async with serve(runtime, "http://sm") as http:
+    async with serve(runtime, SM_BASE) as http:
         yield http, headers
 
 
@@ -198,9 +171,9 @@ async def test_no_date_overflows_in_the_store(
     sql_client: tuple[httpx.AsyncClient, dict[str, str]], query: str, status: int
 ) -> None:
     """Over SQLite, the calendar's ends answer 200 or 400, never the store's 503."""
-    client, headers = sql_client
+    secmaster, headers = sql_client
 
-    response = await client.get(f"{sm_instances()}?{PAGE}&{query}", headers=headers)
+    response = await secmaster.get(f"{sm_instances()}?{PAGE}&{query}", headers=headers)
 
     body = sm_answer(response, status)
     assert body == {"count": 0, "instances": []} or body["code"] == INVALID
@@ -215,19 +188,19 @@ async def test_no_date_overflows_in_the_store(
     ],
 )
 async def test_a_parameter_given_twice_is_400(
-    client: httpx.AsyncClient, operator: dict[str, str], query: str, message: str
+    secmaster: httpx.AsyncClient, operator: dict[str, str], query: str, message: str
 ) -> None:
     """A parameter the list reads may come once: twice is ambiguous, so refused."""
-    response = await client.get(f"{sm_instances()}?{query}", headers=operator)
+    response = await secmaster.get(f"{sm_instances()}?{query}", headers=operator)
 
     assert sm_error(response, 400, INVALID) == message
 
 
 async def test_unknown_parameters_are_ignored_even_twice(
-    client: httpx.AsyncClient, operator: dict[str, str]
+    secmaster: httpx.AsyncClient, operator: dict[str, str]
 ) -> None:
     """Parameters the list does not read are ignored, however often they come."""
-    response = await client.get(
+    response = await secmaster.get(
         f"{sm_instances()}?{PAGE}&sort=a&sort=b", headers=operator
     )
 
@@ -277,7 +250,7 @@ async def test_unknown_parameters_are_ignored_even_twice(
 )
 async def test_operation_bodies_that_are_no_operation_are_400(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
     body: bytes,
@@ -286,7 +259,7 @@ async def test_operation_bodies_that_are_no_operation_are_400(
     """A body that is not a JSON object with a known operation is a 400 naming why."""
     run = await halted_event_run(runtime, tmp_path / "marker")
 
-    response = await client.post(
+    response = await secmaster.post(
         f"{sm_instances()}/{run.run_id}/operation",
         content=body,
         headers={**operator, **JSON},
@@ -309,7 +282,7 @@ async def test_operation_bodies_that_are_no_operation_are_400(
 )
 async def test_an_operation_needs_a_json_content_type(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     tmp_path: Path,
     content_type: str | None,
@@ -320,7 +293,7 @@ async def test_an_operation_needs_a_json_content_type(
     if content_type is not None:
         headers["content-type"] = content_type
 
-    response = await client.post(
+    response = await secmaster.post(
         f"{sm_instances()}/{run.run_id}/operation",
         content=b'{"operation": "TERMINATE"}',
         headers=headers,
@@ -342,14 +315,14 @@ async def test_an_operation_needs_a_json_content_type(
 )
 async def test_json_content_types_are_taken(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     content_type: str,
 ) -> None:
     """JSON, with or without a UTF-8 charset in any case, reaches the status check."""
-    run = await finished_quick_run(runtime)
+    run = await finished_quick_run(runtime, workspace=WORKSPACE)
 
-    response = await client.post(
+    response = await secmaster.post(
         f"{sm_instances()}/{run.run_id}/operation",
         content=b'{"operation": "RETRY"}',
         headers={**operator, "content-type": content_type},
@@ -421,10 +394,10 @@ async def test_json_content_types_are_taken(
     ],
 )
 async def test_malformed_signatures_are_401_naming_the_flaw(
-    client: httpx.AsyncClient, authorization: str, message: str
+    secmaster: httpx.AsyncClient, authorization: str, message: str
 ) -> None:
     """Each part of a malformed Authorization header is named in its 401."""
-    response = await client.get(
+    response = await secmaster.get(
         f"{sm_instances()}?{PAGE}",
         headers={"Authorization": authorization, "X-Sdk-Date": now_sdk_date()},
     )
@@ -437,14 +410,14 @@ async def test_malformed_signatures_are_401_naming_the_flaw(
     [None, "", "2021-01-01", "20210101T000000", "20211301T000000Z", "2021011T0000Z"],
 )
 async def test_malformed_sdk_dates_are_401(
-    client: httpx.AsyncClient, date: str | None
+    secmaster: httpx.AsyncClient, date: str | None
 ) -> None:
     """An X-Sdk-Date missing or not YYYYMMDDTHHMMSSZ (a real time) is a 401."""
     headers = {"Authorization": SIGNATURE}
     if date is not None:
         headers["X-Sdk-Date"] = date
 
-    response = await client.get(f"{sm_instances()}?{PAGE}", headers=headers)
+    response = await secmaster.get(f"{sm_instances()}?{PAGE}", headers=headers)
 
     message = sm_error(response, 401, UNAUTHENTICATED)
     assert message == "X-Sdk-Date must be a UTC time written YYYYMMDDTHHMMSSZ"
@@ -473,29 +446,32 @@ async def test_malformed_sdk_dates_are_401(
 )
 async def test_methods_a_path_does_not_take_are_the_gateway_s_404(
     runtime: Runtime,
-    client: httpx.AsyncClient,
+    secmaster: httpx.AsyncClient,
     operator: dict[str, str],
     method: str,
     suffix: str,
 ) -> None:
     """As Huawei's API gateway (APIG.0101), a method a path lacks is no API: 404."""
-    run = await finished_quick_run(runtime)
+    run = await finished_quick_run(runtime, workspace=WORKSPACE)
     path = sm_instances() + suffix.format(id=run.run_id)
 
-    response = await client.request(method, f"{path}?{PAGE}", headers=operator)
+    response = await secmaster.request(method, f"{path}?{PAGE}", headers=operator)
 
     assert sm_error(response, 404, NOT_FOUND) == NO_API
 
 
 @pytest.mark.parametrize("suffix", ["", "/{id}", "/{id}/operation"])
 async def test_head_is_the_gateway_s_404_with_a_request_id(
-    runtime: Runtime, client: httpx.AsyncClient, operator: dict[str, str], suffix: str
+    runtime: Runtime,
+    secmaster: httpx.AsyncClient,
+    operator: dict[str, str],
+    suffix: str,
 ) -> None:
     """HEAD, which no SecMaster API takes, answers 404 (headers only) with its id."""
-    run = await finished_quick_run(runtime)
+    run = await finished_quick_run(runtime, workspace=WORKSPACE)
     path = sm_instances() + suffix.format(id=run.run_id)
 
-    response = await client.head(f"{path}?{PAGE}", headers=operator)
+    response = await secmaster.head(f"{path}?{PAGE}", headers=operator)
 
     assert response.status_code == 404
     assert SM_REQUEST_ID.match(response.headers["x-request-id"])

@@ -19,6 +19,14 @@ from typing import Any, Final, NamedTuple, TypeVar
 import httpx
 import pytest
 import uvicorn
+from dialect_support import (
+    add_token,
+    apply,
+    running_slow_run,
+    start,
+    store_user,
+    wait_for,
+)
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import (
     ClientRequestException,
@@ -30,16 +38,6 @@ from huaweicloudsdksecmaster.v1 import (
     OperationPlaybookInfo,
     SecMasterClient,
     ShowPlaybookInstanceRequest,
-)
-from jp1_secmaster_support import (
-    SLOW_PLAN,
-    add_token,
-    add_user,
-    apply,
-    cheap_hashes,
-    make_runtime,
-    start,
-    wait_for,
 )
 
 from onward.api.app import create_app
@@ -97,15 +95,14 @@ class Server:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+def server(runtime: Runtime) -> Iterator[Server]:
     """Yield a started server over a runtime that executes steps."""
-    cheap_hashes(monkeypatch)
-    with Server(make_runtime()) as running:
+    with Server(runtime) as running:
         yield running
 
 
 async def _operator_token(runtime: Runtime) -> str:
-    user = await add_user(runtime, "sdk", roles={WORKSPACE: Role.OPERATOR})
+    user = await store_user(runtime, "sdk", roles={WORKSPACE: Role.OPERATOR})
     return await add_token(runtime, user)
 
 
@@ -136,12 +133,6 @@ groups:
     return await wait_for(runtime, run.run_id, RunStatus.HALTED)
 
 
-async def _running_run(runtime: Runtime) -> Run:
-    await apply(runtime, SLOW_PLAN, workspace=WORKSPACE)
-    run = await start(runtime, "slow", workspace=WORKSPACE)
-    return await wait_for(runtime, run.run_id, RunStatus.RUNNING)
-
-
 def sdk_client(server: Server, key: AccessKey) -> SecMasterClient:
     """Return the official client, given only the endpoint and credentials."""
     credentials = BasicCredentials(key.ak, key.sk, PROJECT)
@@ -160,7 +151,7 @@ def test_the_official_sdk_lists_shows_and_operates_instances(
     runtime = server.runtime
     key = access_key(server)
     halted = server.call(_halted_run(runtime, tmp_path / "marker"))
-    running = server.call(_running_run(runtime))
+    running = server.call(running_slow_run(runtime, workspace=WORKSPACE))
     client = sdk_client(server, key)
 
     listed = client.list_playbook_instances(
@@ -246,7 +237,7 @@ def test_the_official_sdk_reads_a_refusal_in_secmaster_s_words(
     """A RETRY the status refuses: 400, the code, the instance's status, the id."""
     runtime = server.runtime
     key = access_key(server)
-    running = server.call(_running_run(runtime))
+    running = server.call(running_slow_run(runtime, workspace=WORKSPACE))
     client = sdk_client(server, key)
 
     with pytest.raises(ClientRequestException) as raised:

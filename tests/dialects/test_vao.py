@@ -2,36 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
-from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
-from veeam_support import (
+from dialect_support import (
+    DENIED,
+    GATED,
     PASSWORD,
+    PLANS,
+    SEED_PLAN,
     add_user,
     apply_as,
-    cheap_hashes,
-    make_runtime,
+    halted_seed_plan,
+    newest_run,
+    parse_xml,
     settle,
-    vao_client,
     vao_halting_plan,
     vao_token,
 )
 
 from onward.domain.access import Role
-from onward.domain.runs import Run, RunStatus
+from onward.domain.runs import RunStatus
 from onward.runtime import Runtime
-from onward.service.plan_status import latest_run
-
-#: the plan id of the seed pages' examples
-SEED_PLAN: Final = "b8517d70-028d-4740-a130-787e164a3d83"
-BASE: Final = "https://vao.example:9898"
-PLANS: Final = "/api/v3/Plans"
-DENIED: Final = {"Message": "Authorization has been denied for this request."}
-
 
 REPLICA: Final = """
 name: web-dr
@@ -51,51 +45,6 @@ AFTER: Final = """
 name: after-dr
 groups: [{name: g, targets: [a], steps: [{name: one, action: noop}]}]
 """
-GATED: Final = """
-name: gated
-groups:
-  - name: g
-    targets: [a]
-    steps: [{name: ok, action: approval, with: {message: go}}]
-"""
-
-
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords quickly."""
-    cheap_hashes(monkeypatch)
-
-
-@pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime that executes steps here."""
-    return make_runtime()
-
-
-@pytest.fixture
-async def vao(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app, as a VAO client reaches it."""
-    async with vao_client(runtime, BASE) as http:
-        yield http
-
-
-@pytest.fixture
-async def ann(runtime: Runtime, vao: httpx.AsyncClient) -> dict[str, str]:
-    """Return the bearer header of ann, an operator."""
-    await add_user(runtime, "ann", role=Role.OPERATOR)
-    return await vao_token(vao, "ann")
-
-
-async def newest_run(runtime: Runtime, plan: str) -> Run:
-    """Return a plan's newest run."""
-    run = await latest_run(runtime.store, workspace="default", plan=plan)
-    assert run is not None
-    return run
-
-
-def parse_xml(content: bytes) -> ET.Element:
-    """Return the root element of one of the app's XML answers."""
-    return ET.fromstring(content)  # noqa: S314 - the app's own answer
 
 
 async def plan_body(vao: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, Any]:
@@ -113,9 +62,7 @@ async def test_the_continue_example_continues_the_halted_plan(
     runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str], tmp_path: Path
 ) -> None:
     """POST .../Plans/b8517d70-.../Continue with RetryFailedStep: 200, plan goes on."""
-    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
-    await vao.post(f"{PLANS}/{SEED_PLAN}/Restore", headers=ann)
-    await settle(runtime)
+    await halted_seed_plan(runtime, vao, ann, tmp_path / "marker")
     halted = await plan_body(vao, ann)
 
     answer = await vao.post(
@@ -309,9 +256,7 @@ async def test_each_continue_option_is_onwards_own(
     option: str,
 ) -> None:
     """The six options (in any case) reach the run as Onward's options."""
-    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
-    await vao.post(f"{PLANS}/{SEED_PLAN}/Restore", headers=ann)
-    await settle(runtime)
+    await halted_seed_plan(runtime, vao, ann, tmp_path / "marker")
 
     answer = await vao.post(
         f"{PLANS}/{SEED_PLAN}/Continue",
@@ -349,9 +294,7 @@ async def test_a_bad_continue_body_is_a_400_in_the_vendors_shape(
     field: str,
 ) -> None:
     """A missing, unknown or malformed option: 400 with ModelState, run untouched."""
-    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
-    await vao.post(f"{PLANS}/{SEED_PLAN}/Restore", headers=ann)
-    await settle(runtime)
+    await halted_seed_plan(runtime, vao, ann, tmp_path / "marker")
 
     answer = await vao.post(
         f"{PLANS}/{SEED_PLAN}/Continue",
@@ -798,7 +741,7 @@ async def test_missing_or_bad_credentials_are_denied(
     answer = await vao.get(PLANS, headers=headers)
 
     assert answer.status_code == 401
-    assert answer.json() == DENIED
+    assert answer.json() == {"Message": DENIED}
     assert answer.headers["www-authenticate"].startswith("Bearer")
 
 

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Final
 
 import httpx
 import pytest
-from veeam_support import (
-    add_user,
-    apply_as,
-    cheap_hashes,
-    make_runtime,
-    settle,
-    vao_client,
-    vao_token,
-)
+from dialect_support import PLAN, SEED_PLAN, apply_as, settle
 
-from onward.domain.access import Role
 from onward.runtime import Runtime
 
-BASE: Final = "https://vao.example:9898"
-PLAN_ID: Final = "b8517d70-028d-4740-a130-787e164a3d83"
 #: uuid5(plan, "databases"), uuid5(plan, "web")
 DATABASES: Final = "65aadac9-f12d-570d-82da-f51769298132"
 WEB: Final = "da249353-297e-5333-ad11-ae8636e93d0a"
@@ -32,7 +20,6 @@ DB2: Final = "38019452-81fe-5992-805d-f0bcbf6fdaeb"
 #: uuid5(plan, group, "steps", name) of the databases group's steps
 STOP: Final = "da98f95f-d5c2-5c93-9566-e873da235d6c"
 VERIFY: Final = "cdb4123b-773b-50c0-9300-2d51516ca8b6"
-PLAN: Final = f"/api/v3/Plans/{PLAN_ID}"
 GROUP: Final = f"{PLAN}/Groups/{DATABASES}"
 XML_HEAD: Final = '<?xml version="1.0" encoding="utf-8"?>'
 NIL_NS: Final = 'xmlns:i="http://www.w3.org/2001/XMLSchema-instance"'
@@ -53,7 +40,7 @@ groups:
 """
 
 PLAN_INFO: Final = {
-    "id": PLAN_ID,
+    "id": SEED_PLAN,
     "name": "web",
     "description": "the web tier",
     "planType": "Restore",
@@ -67,7 +54,7 @@ PLAN_INFO: Final = {
     "_links": {"self": {"href": PLAN}},
 }
 PLAN_INFO_XML: Final = (
-    f"{XML_HEAD}<RecoveryPlanInfo {NIL_NS}><id>{PLAN_ID}</id><name>web</name>"
+    f"{XML_HEAD}<RecoveryPlanInfo {NIL_NS}><id>{SEED_PLAN}</id><name>web</name>"
     "<description>the web tier</description><planType>Restore</planType>"
     "<enabled>true</enabled><state>Ready</state><stateName>READY</stateName>"
     '<resultName /><lastRunTime i:nil="true" /><groupsCount>2</groupsCount>'
@@ -79,7 +66,7 @@ GROUPS_PAGE: Final = {
         {
             "id": DATABASES,
             "name": "databases",
-            "planId": PLAN_ID,
+            "planId": SEED_PLAN,
             "vmsCount": 2,
             "stepsCount": 2,
             "maxParallelVms": 2,
@@ -88,7 +75,7 @@ GROUPS_PAGE: Final = {
         {
             "id": WEB,
             "name": "web",
-            "planId": PLAN_ID,
+            "planId": SEED_PLAN,
             "vmsCount": 1,
             "stepsCount": 1,
             "maxParallelVms": 1,
@@ -100,10 +87,10 @@ GROUPS_PAGE: Final = {
 GROUPS_PAGE_XML: Final = (
     f"{XML_HEAD}<RecoveryGroupInfoPage {NIL_NS}><data>"
     f"<RecoveryGroupInfo><id>{DATABASES}</id><name>databases</name>"
-    f"<planId>{PLAN_ID}</planId><vmsCount>2</vmsCount><stepsCount>2</stepsCount>"
+    f"<planId>{SEED_PLAN}</planId><vmsCount>2</vmsCount><stepsCount>2</stepsCount>"
     "<maxParallelVms>2</maxParallelVms>"
     f"<_links><self><href>{GROUP}</href></self></_links></RecoveryGroupInfo>"
-    f"<RecoveryGroupInfo><id>{WEB}</id><name>web</name><planId>{PLAN_ID}</planId>"
+    f"<RecoveryGroupInfo><id>{WEB}</id><name>web</name><planId>{SEED_PLAN}</planId>"
     "<vmsCount>1</vmsCount><stepsCount>1</stepsCount><maxParallelVms>1</maxParallelVms>"
     f"<_links><self><href>{PLAN}/Groups/{WEB}</href></self></_links>"
     "</RecoveryGroupInfo></data><pagination><total>2</total><count>2</count>"
@@ -111,17 +98,17 @@ GROUPS_PAGE_XML: Final = (
 )
 VMS_PAGE: Final = {
     "data": [
-        {"id": DB1, "name": "db1", "groupId": DATABASES, "planId": PLAN_ID},
-        {"id": DB2, "name": "db2", "groupId": DATABASES, "planId": PLAN_ID},
+        {"id": DB1, "name": "db1", "groupId": DATABASES, "planId": SEED_PLAN},
+        {"id": DB2, "name": "db2", "groupId": DATABASES, "planId": SEED_PLAN},
     ],
     "pagination": {"total": 2, "count": 2, "start": 0, "limit": 2},
 }
 VMS_PAGE_XML: Final = (
     f"{XML_HEAD}<RecoveryVmInfoPage {NIL_NS}><data>"
     f"<RecoveryVmInfo><id>{DB1}</id><name>db1</name><groupId>{DATABASES}</groupId>"
-    f"<planId>{PLAN_ID}</planId></RecoveryVmInfo>"
+    f"<planId>{SEED_PLAN}</planId></RecoveryVmInfo>"
     f"<RecoveryVmInfo><id>{DB2}</id><name>db2</name><groupId>{DATABASES}</groupId>"
-    f"<planId>{PLAN_ID}</planId></RecoveryVmInfo></data>"
+    f"<planId>{SEED_PLAN}</planId></RecoveryVmInfo></data>"
     "<pagination><total>2</total><count>2</count><start>0</start><limit>2</limit>"
     "</pagination></RecoveryVmInfoPage>"
 )
@@ -163,30 +150,9 @@ STEPS_PAGE_XML: Final = (
 
 
 @pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords quickly."""
-    cheap_hashes(monkeypatch)
-
-
-@pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime that executes steps here."""
-    return make_runtime()
-
-
-@pytest.fixture
-async def vao(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app, as a VAO client reaches it."""
-    async with vao_client(runtime, BASE) as http:
-        yield http
-
-
-@pytest.fixture
-async def ann(runtime: Runtime, vao: httpx.AsyncClient) -> dict[str, str]:
-    """Return the bearer header of ann, an operator, once the plan is stored."""
-    await add_user(runtime, "ann", role=Role.OPERATOR)
-    await apply_as(runtime, TWO_GROUPS, PLAN_ID)
-    return await vao_token(vao, "ann")
+async def _two_groups(runtime: Runtime) -> None:
+    """Store the plan of two groups under the seed plan's id, for every test here."""
+    await apply_as(runtime, TWO_GROUPS, SEED_PLAN)
 
 
 @pytest.mark.parametrize(

@@ -2,50 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
 import pytest
-from veeam_support import (
+from dialect_support import (
+    DENIED,
+    GATED,
+    PLAN,
+    PLANS,
+    SEED_PLAN,
+    SIMPLE,
+    VAO_BASE,
+    add_session,
     add_user,
     apply_as,
-    cheap_hashes,
+    continue_with,
     flaky_check,
-    make_runtime,
+    halted_seed_plan,
+    invalid,
+    newest_run,
     settle,
-    vao_client,
-    vao_halting_plan,
     vao_token,
 )
 
-from onward.domain.access import Credential, CredentialKind, Role
+from onward.domain.access import Role
 from onward.domain.runs import RunStatus
-from onward.ids import new_id
 from onward.runtime import Runtime
-from onward.service.auth import hash_secret
-from onward.service.plan_status import latest_run
 
-SEED_PLAN: Final = "b8517d70-028d-4740-a130-787e164a3d83"
-BASE: Final = "https://vao.example:9898"
-PLANS: Final = "/api/v3/Plans"
-PLAN: Final = f"{PLANS}/{SEED_PLAN}"
-INVALID: Final = "The request is invalid."
-DENIED: Final = "Authorization has been denied for this request."
-
-GATED: Final = """
-name: gated
-groups:
-  - name: g
-    targets: [a]
-    steps: [{name: ok, action: approval, with: {message: go}}]
-"""
-SIMPLE: Final = """
-name: web
-groups: [{name: g, targets: [a], steps: [{name: one, action: noop}]}]
-"""
 REPLICA: Final = """
 name: web-dr
 kind: replica
@@ -69,6 +55,12 @@ procedures:
   undo_failover:
     groups: [{name: vms, targets: [vm1], steps: [{name: undo, action: noop}]}]
 """
+#: a plan that needs a run parameter VAO cannot give
+ASKS: Final = """
+name: asks
+params: {site: {type: string, required: true}}
+groups: [{name: g, targets: [a], steps: [{name: one, action: noop}]}]
+"""
 
 
 def prepared_plan(marker: Path) -> str:
@@ -80,51 +72,11 @@ groups: [{{name: g, targets: [a], steps: [{{name: one, action: noop}}]}}]
 """
 
 
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords quickly."""
-    cheap_hashes(monkeypatch)
-
-
-@pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime that executes steps here."""
-    return make_runtime()
-
-
-@pytest.fixture
-async def vao(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app, as a VAO client reaches it."""
-    async with vao_client(runtime, BASE) as http:
-        yield http
-
-
-@pytest.fixture
-async def ann(runtime: Runtime, vao: httpx.AsyncClient) -> dict[str, str]:
-    """Return the bearer header of ann, an operator."""
-    await add_user(runtime, "ann", role=Role.OPERATOR)
-    return await vao_token(vao, "ann")
-
-
 @pytest.fixture
 async def amy(runtime: Runtime, vao: httpx.AsyncClient) -> dict[str, str]:
     """Return the bearer header of amy, a plan author."""
     await add_user(runtime, "amy", role=Role.AUTHOR)
     return await vao_token(vao, "amy")
-
-
-def invalid(model_state: dict[str, list[str]]) -> dict[str, Any]:
-    """Return Web API's body of an invalid request with this ModelState."""
-    return {"Message": INVALID, "ModelState": model_state}
-
-
-async def continue_with(
-    vao: httpx.AsyncClient, auth: dict[str, str], option: str, path: str = PLAN
-) -> httpx.Response:
-    """POST Continue with a continue option."""
-    return await vao.post(
-        f"{path}/Continue", headers=auth, json={"executionContinueOptions": option}
-    )
 
 
 # --- refusals in the vendor's words ---------------------------------------------------
@@ -148,9 +100,7 @@ async def test_restarting_a_halted_plan_is_refused_in_plan_words(
     runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str], tmp_path: Path
 ) -> None:
     """Restore of a HALTED plan: its state and what to do, no run id or status."""
-    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
-    await vao.post(f"{PLAN}/Restore", headers=ann)
-    await settle(runtime)
+    await halted_seed_plan(runtime, vao, ann, tmp_path / "marker")
 
     answer = await vao.post(f"{PLAN}/Restore", headers=ann)
 
@@ -180,9 +130,7 @@ async def test_a_vm_option_on_a_halt_outside_the_vm_groups_is_refused(
         "ProceedToNextStep."
     }
     assert retried.status_code == 200
-    run = await latest_run(runtime.store, workspace="default", plan="prepared")
-    assert run is not None
-    assert run.status is RunStatus.SUCCEEDED
+    assert (await newest_run(runtime, "prepared")).status is RunStatus.SUCCEEDED
 
 
 async def test_halting_a_plan_that_does_not_run_is_refused_by_its_state(
@@ -210,122 +158,119 @@ async def test_halting_a_plan_that_does_not_run_is_refused_by_its_state(
     }
 
 
-async def test_protecting_storage_after_a_restore_is_refused_by_its_property(
-    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
+@pytest.mark.parametrize(
+    ("plan", "operation", "body", "model_state"),
+    [
+        (
+            SIMPLE,
+            "Restore",
+            {"protectStorageVolumes": True},
+            {
+                "protectStorageVolumes": [
+                    "protectStorageVolumes applies to Failover only."
+                ]
+            },
+        ),
+        (
+            REPLICA,
+            "Failover",
+            {"protectStorageVolumes": True},
+            {
+                "protectStorageVolumes": [
+                    "The plan 'web-dr' has no steps that protect storage volumes."
+                ]
+            },
+        ),
+        (
+            REPLICA,
+            "Restore",
+            None,
+            {"planId": ["The plan 'web-dr' has no steps for Restore."]},
+        ),
+        (
+            ASKS,
+            "Restore",
+            None,
+            {
+                "planId": [
+                    "The plan 'asks' needs its parameter 'site', which VAO cannot give."
+                ]
+            },
+        ),
+    ],
+    ids=[
+        "protect-storage-after-a-restore",
+        "no-steps-that-protect-storage",
+        "no-steps-for-the-operation",
+        "a-parameter-vao-cannot-give",
+    ],
+)
+async def test_what_a_plan_cannot_take_is_named_by_its_property_or_plan_id(
+    runtime: Runtime,
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    plan: str,
+    operation: str,
+    body: dict[str, Any] | None,
+    model_state: dict[str, list[str]],
 ) -> None:
-    """protectStorageVolumes on Restore: ModelState names the property."""
-    await apply_as(runtime, SIMPLE, SEED_PLAN)
+    """A 400 naming the property (or planId), never a procedure or a params.* path."""
+    await apply_as(runtime, plan, SEED_PLAN)
 
-    answer = await vao.post(
-        f"{PLAN}/Restore", headers=ann, json={"protectStorageVolumes": True}
-    )
+    answer = await vao.post(f"{PLAN}/{operation}", headers=ann, json=body)
 
     assert answer.status_code == 400
-    assert answer.json() == invalid(
-        {"protectStorageVolumes": ["protectStorageVolumes applies to Failover only."]}
-    )
-
-
-async def test_a_plan_without_protect_steps_refuses_protecting_storage(
-    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
-) -> None:
-    """Failover with protectStorageVolumes of a plan that cannot: its property."""
-    await apply_as(runtime, REPLICA, SEED_PLAN)
-
-    answer = await vao.post(
-        f"{PLAN}/Failover", headers=ann, json={"protectStorageVolumes": True}
-    )
-
-    assert answer.status_code == 400
-    assert answer.json() == invalid(
-        {
-            "protectStorageVolumes": [
-                "The plan 'web-dr' has no steps that protect storage volumes."
-            ]
-        }
-    )
-
-
-async def test_a_plan_that_cannot_take_the_operation_is_named_by_its_id(
-    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
-) -> None:
-    """Restore of a replica plan without restore steps: planId, not procedure."""
-    await apply_as(runtime, REPLICA, SEED_PLAN)
-
-    answer = await vao.post(f"{PLAN}/Restore", headers=ann)
-
-    assert answer.status_code == 400
-    assert answer.json() == invalid(
-        {"planId": ["The plan 'web-dr' has no steps for Restore."]}
-    )
-
-
-async def test_a_parameter_vao_cannot_give_is_named_not_its_path(
-    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
-) -> None:
-    """A plan that needs a run parameter: the plan refuses, no params.* key."""
-    await apply_as(
-        runtime,
-        "name: asks\nparams: {site: {type: string, required: true}}\n"
-        "groups: [{name: g, targets: [a], steps: [{name: one, action: noop}]}]\n",
-        SEED_PLAN,
-    )
-
-    answer = await vao.post(f"{PLAN}/Restore", headers=ann)
-
-    assert answer.status_code == 400
-    assert answer.json() == invalid(
-        {
-            "planId": [
-                "The plan 'asks' needs its parameter 'site', which VAO cannot give."
-            ]
-        }
-    )
+    assert answer.json() == invalid(model_state)
 
 
 # --- Halt, then Continue ------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("plan", "operation", "body", "message", "instead"),
+    [
+        (
+            GATED,
+            "Restore",
+            None,
+            "The plan 'gated' was halted by a user and cannot be continued: "
+            "run it again (Restore).",
+            "Restore",
+        ),
+        (
+            GATED_REPLICA,
+            "Failover",
+            {},
+            "The plan 'slow-dr' was halted by a user and cannot be "
+            "continued: undo it (Undo).",
+            "Undo",
+        ),
+    ],
+    ids=["restore-runs-again", "failover-points-to-undo"],
+)
 async def test_continue_after_halt_says_the_plan_cannot_be_continued(
-    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
+    runtime: Runtime,
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    plan: str,
+    operation: str,
+    body: dict[str, Any] | None,
+    message: str,
+    instead: str,
 ) -> None:
     """Halt cancels (Onward has no pause): Continue says so and what to do instead."""
-    await apply_as(runtime, GATED, SEED_PLAN)
-    await vao.post(f"{PLAN}/Restore", headers=ann)
+    await apply_as(runtime, plan, SEED_PLAN)
+    await vao.post(f"{PLAN}/{operation}", headers=ann, json=body)
     await settle(runtime)
     await vao.post(f"{PLAN}/Halt", headers=ann)
     await settle(runtime)
 
     answer = await continue_with(vao, ann, "RetryFailedStep")
-    again = await vao.post(f"{PLAN}/Restore", headers=ann)
+    done_instead = await vao.post(f"{PLAN}/{instead}", headers=ann)
 
     assert answer.status_code == 409
-    assert answer.json() == {
-        "Message": "The plan 'gated' was halted by a user and cannot be continued: "
-        "run it again (Restore)."
-    }
-    assert again.status_code == 200
-
-
-async def test_continue_after_halting_a_failover_points_to_undo(
-    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
-) -> None:
-    """A halted-by-user failover allows only Undo, and Continue says so."""
-    await apply_as(runtime, GATED_REPLICA, SEED_PLAN)
-    await vao.post(f"{PLAN}/Failover", headers=ann, json={})
-    await settle(runtime)
-    await vao.post(f"{PLAN}/Halt", headers=ann)
-    await settle(runtime)
-
-    answer = await continue_with(vao, ann, "RetryFailedStep")
-    undone = await vao.post(f"{PLAN}/Undo", headers=ann)
-
-    assert answer.status_code == 409
-    assert answer.json() == {
-        "Message": "The plan 'slow-dr' was halted by a user and cannot be "
-        "continued: undo it (Undo)."
-    }
-    assert undone.status_code == 200
+    assert answer.json() == {"Message": message}
+    assert done_instead.status_code == 200
 
 
 # --- disabled plans -------------------------------------------------------------------
@@ -362,9 +307,7 @@ async def test_a_disabled_plans_halted_run_can_still_be_continued(
     tmp_path: Path,
 ) -> None:
     """Disabling stops new runs only: the halted one goes on with Continue."""
-    await apply_as(runtime, vao_halting_plan(tmp_path / "marker"), SEED_PLAN)
-    await vao.post(f"{PLAN}/Restore", headers=ann)
-    await settle(runtime)
+    await halted_seed_plan(runtime, vao, ann, tmp_path / "marker")
     disabled = await vao.post(f"{PLAN}/Disable", headers=amy)
 
     answer = await continue_with(vao, ann, "RetryFailedStep")
@@ -372,9 +315,7 @@ async def test_a_disabled_plans_halted_run_can_still_be_continued(
 
     assert disabled.status_code == 200
     assert answer.status_code == 200
-    run = await latest_run(runtime.store, workspace="default", plan="web")
-    assert run is not None
-    assert run.status is RunStatus.SUCCEEDED
+    assert (await newest_run(runtime, "web")).status is RunStatus.SUCCEEDED
 
 
 # --- the error table's examples, exactly ----------------------------------------------
@@ -443,17 +384,7 @@ async def test_an_expired_access_token_is_denied(
 ) -> None:
     """A session past its expiry: 401, Web API's message, a Bearer challenge."""
     user = await add_user(runtime, "ann")
-    now = runtime.engine.clock.now()
-    await runtime.store.add_credential(
-        Credential(
-            credential_id=new_id("ses"),
-            kind=CredentialKind.SESSION,
-            user_id=user.user_id,
-            secret_hash=hash_secret("onw_expired"),
-            created_at=now - timedelta(hours=2),
-            expires_at=now - timedelta(hours=1),
-        )
-    )
+    await add_session(runtime, user, "onw_expired", age=timedelta(hours=2))
 
     answer = await vao.get(PLANS, headers={"Authorization": "Bearer onw_expired"})
 
@@ -497,7 +428,7 @@ async def test_an_unknown_path_is_the_documented_404(
     assert answer.status_code == 404
     assert answer.json() == {
         "Message": "No HTTP resource was found that matches the request URI "
-        f"'{BASE}/api/v3/Schedules'."
+        f"'{VAO_BASE}/api/v3/Schedules'."
     }
 
 

@@ -2,95 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Final
-from xml.etree import ElementTree as ET
+from typing import Final
 
 import httpx
 import pytest
 import structlog
-from veeam_support import (
+from dialect_support import (
+    GATED,
     PASSWORD,
+    PLAN,
+    PLANS,
+    SEED_PLAN,
+    SIMPLE,
     add_user,
     apply_as,
-    cheap_hashes,
-    make_runtime,
+    continue_with,
+    invalid,
+    newest_run,
+    parse_xml,
     settle,
-    vao_client,
     vao_halting_plan,
-    vao_token,
 )
 
 from onward.api.dialects.vao import render
-from onward.domain.access import Role
 from onward.domain.runs import RunStatus
 from onward.runtime import Runtime
 from onward.service.plan_status import PlanStatuses, latest_run
 
-SEED_PLAN: Final = "b8517d70-028d-4740-a130-787e164a3d83"
-BASE: Final = "https://vao.example:9898"
-PLANS: Final = "/api/v3/Plans"
-PLAN: Final = f"{PLANS}/{SEED_PLAN}"
-INVALID: Final = "The request is invalid."
 XML: Final = {"Accept": "application/xml"}
-
-GATED: Final = """
-name: gated
-groups:
-  - name: g
-    targets: [a]
-    steps: [{name: ok, action: approval, with: {message: go}}]
-"""
-SIMPLE: Final = """
-name: web
-groups: [{name: g, targets: [a], steps: [{name: one, action: noop}]}]
-"""
-
-
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords quickly."""
-    cheap_hashes(monkeypatch)
-
-
-@pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime that executes steps here."""
-    return make_runtime()
-
-
-@pytest.fixture
-async def vao(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app, as a VAO client reaches it."""
-    async with vao_client(runtime, BASE) as http:
-        yield http
-
-
-@pytest.fixture
-async def ann(runtime: Runtime, vao: httpx.AsyncClient) -> dict[str, str]:
-    """Return the bearer header of ann, an operator."""
-    await add_user(runtime, "ann", role=Role.OPERATOR)
-    return await vao_token(vao, "ann")
-
-
-def parse_xml(content: bytes) -> ET.Element:
-    """Return the root element of one of the app's XML answers (it must parse)."""
-    return ET.fromstring(content)  # noqa: S314 - the app's own answer
-
-
-def invalid(model_state: dict[str, list[str]]) -> dict[str, Any]:
-    """Return Web API's body of an invalid request with this ModelState."""
-    return {"Message": INVALID, "ModelState": model_state}
-
-
-async def continue_with(
-    vao: httpx.AsyncClient, auth: dict[str, str], option: str, path: str = PLAN
-) -> httpx.Response:
-    """POST Continue with a continue option."""
-    return await vao.post(
-        f"{path}/Continue", headers=auth, json={"executionContinueOptions": option}
-    )
 
 
 # --- 500: the vendor's envelope, the cause in the log -------------------------------
@@ -366,9 +306,7 @@ async def test_vao_paths_match_in_any_case(
     assert (shown.json()["id"], shown.json()["stateName"]) == (SEED_PLAN, "HALTED")
     assert [g["name"] for g in groups.json()["data"]] == ["g"]
     assert continued.status_code == 200
-    run = await latest_run(runtime.store, workspace="default", plan="web")
-    assert run is not None
-    assert run.status is RunStatus.SUCCEEDED
+    assert (await newest_run(runtime, "web")).status is RunStatus.SUCCEEDED
 
 
 @pytest.mark.parametrize("path", ["/API/TOKEN", "/Token", "/api/Token"])
@@ -429,9 +367,7 @@ async def test_booleans_are_read_as_json_net_reads_them(
     )
 
     assert answer.status_code == 200
-    run = await latest_run(runtime.store, workspace="default", plan="web")
-    assert run is not None
-    assert run.chain is chained
+    assert (await newest_run(runtime, "web")).chain is chained
 
 
 @pytest.mark.parametrize(

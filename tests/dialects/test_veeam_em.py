@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import ssl
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Final
-from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
 import uvicorn
-from veeam_support import (
-    PASSWORD,
-    add_session,
+from dialect_support import (
+    EM_BASE,
+    GATED,
+    JSON,
+    NS,
+    SEED_JOB,
+    SEED_SESSION,
+    SESSION,
     add_user,
     apply_as,
-    cheap_hashes,
-    client,
-    flaky_check,
-    make_runtime,
+    backup_plan,
+    basic,
+    em_session,
+    fail_the_job,
+    log_on,
     operation_ids,
-    serving,
     settle,
+    xml,
 )
 
 from onward.api.app import create_app
@@ -35,120 +37,10 @@ from onward.runtime import Runtime
 from onward.service.ports import RunFilter
 from processes import free_port, self_signed
 
-#: the job id, session token and host of the seed page's example
-SEED_JOB: Final = "78c3919c-54d7-43fe-b047-485d3566f11f"
-SEED_SESSION: Final = "NDRjZmJkYmUtNWE5NS00MTU2LTg4NjctOTFmMDY5YjdjMmNj"
-BASE: Final = "https://localhost:9398"
-NS: Final = "{http://www.veeam.com/ent/v1.0}"
-SESSION: Final = {"X-RestSvcSessionId": SEED_SESSION}
-JSON: Final = {**SESSION, "Accept": "application/json"}
-
-
-def backup_plan(marker: Path) -> str:
-    """Return a job's plan whose check fails once: its first run ends failed."""
-    return f"""
-name: oracle-backup
-description: Backup of the Oracle database
-on_critical_failure: fail
-triggers:
-  - {{name: nightly, type: timer, cron: "0 2 * * *"}}
-groups:
-  - name: db
-    targets: [ora1, ora2]
-    steps:
-      - {{name: check, action: shell, with: {{command: "{flaky_check(marker)}"}}}}
-"""
-
-
-GATED: Final = """
-name: gated
-groups:
-  - name: g
-    targets: [a]
-    steps: [{name: ok, action: approval, with: {message: go}}]
-"""
-
-
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords quickly."""
-    cheap_hashes(monkeypatch)
-
-
-@pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime that executes steps here."""
-    return make_runtime()
-
-
-@pytest.fixture
-async def em(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield a client of the started app, as an EM client reaches it."""
-    async with serving(runtime) as app, client(app, BASE) as http:
-        yield http
-
-
-@pytest.fixture
-async def ann(runtime: Runtime) -> None:
-    """Create ann, an operator, signed in with the seed page's session token."""
-    user = await add_user(runtime, "ann", role=Role.OPERATOR)
-    await add_session(runtime, user, SEED_SESSION)
-
-
-@pytest.fixture
-async def job(runtime: Runtime, tmp_path: Path) -> None:
-    """Store the seed page's job (a plan whose first run fails)."""
-    await apply_as(runtime, backup_plan(tmp_path / "marker"), SEED_JOB)
-
-
-def basic(username: str, password: str = PASSWORD) -> dict[str, str]:
-    """Return a Basic Authorization header."""
-    pair = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {pair}"}
-
-
-def xml(answer: httpx.Response) -> ET.Element:
-    """Return an XML answer's root element."""
-    assert answer.headers["content-type"] == "application/xml; charset=utf-8"
-    return ET.fromstring(answer.content)  # noqa: S314 - the app's own answer
-
-
-def vendor_error(answer: httpx.Response, status: int) -> str:
-    """Return the Message of the vendor's XML Error, after checking its shape."""
-    assert answer.status_code == status, answer.text
-    error = xml(answer)
-    assert error.tag == f"{NS}Error"
-    assert set(error.attrib) == {"Message", "StatusCode"}
-    assert error.attrib["StatusCode"] == str(status)
-    return error.attrib["Message"]
-
-
-def vendor_json_error(answer: httpx.Response, status: int) -> Any:
-    """Return the Message of the vendor's JSON Error, after checking its shape."""
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == "application/json; charset=utf-8"
-    body = answer.json()
-    assert body == {
-        "FirstChanceExceptionMessage": None,
-        "Message": body["Message"],
-        "StackTrace": None,
-        "Status": None,
-        "StatusCode": status,
-    }
-    return body["Message"]
-
-
-async def fail_the_job(runtime: Runtime, em: httpx.AsyncClient) -> None:
-    """Start the job and let its run end failed."""
-    answer = await em.post(f"/api/jobs/{SEED_JOB}?action=start", headers=SESSION)
-    assert answer.status_code == 202, answer.text
-    await settle(runtime)
-
-
 # --- the seed example, replayed literally -------------------------------------------
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_the_retry_example_retries_the_failed_job_with_task_1(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
@@ -226,8 +118,8 @@ async def test_the_root_tells_how_to_log_on_without_credentials(
     hrefs = [link.attrib["Href"] for link in root.iter(f"{NS}Link")]
     assert answer.status_code == 200
     assert root.tag == f"{NS}EnterpriseManager"
-    assert f"{BASE}/api/sessionMngr/?v=latest" in hrefs
-    assert f"{BASE}/api/sessionMngr/?v=v1_5" in hrefs
+    assert f"{EM_BASE}/api/sessionMngr/?v=latest" in hrefs
+    assert f"{EM_BASE}/api/sessionMngr/?v=v1_5" in hrefs
 
 
 @pytest.mark.parametrize("version", ["latest", "v1_2", "v1_4", "v1_8", None])
@@ -246,7 +138,7 @@ async def test_a_logon_gives_201_a_session_header_and_a_logon_session(
     assert session.tag == f"{NS}LogonSession"
     assert session.findtext(f"{NS}UserName") == "ann"
     session_id = session.findtext(f"{NS}SessionId")
-    assert answer.headers["location"] == f"{BASE}/api/logonSessions/{session_id}"
+    assert answer.headers["location"] == f"{EM_BASE}/api/logonSessions/{session_id}"
     assert f"X-RestSvcSessionId={token}" in answer.headers["set-cookie"]
     em.cookies.clear()
     jobs = await em.get("/api/jobs", headers={"X-RestSvcSessionId": token})
@@ -258,9 +150,8 @@ async def test_the_session_cookie_wins_over_the_header(
 ) -> None:
     """A valid cookie with a bad header signs in, as the vendor does."""
     await add_user(runtime, "ann")
-    logon = await em.post("/api/sessionMngr/?v=latest", headers=basic("ann"))
+    logon = await log_on(em)
     token = logon.headers["x-restsvcsessionid"]
-    em.cookies.clear()
 
     answer = await em.get(
         "/api/jobs",
@@ -318,8 +209,7 @@ async def test_logout_deletes_the_own_session_only(
 ) -> None:
     """GET /logonSessions shows this session; DELETE it logs out (204)."""
     await add_user(runtime, "ann")
-    logon = await em.post("/api/sessionMngr/?v=latest", headers=basic("ann"))
-    em.cookies.clear()
+    logon = await log_on(em)
     headers = {"X-RestSvcSessionId": logon.headers["x-restsvcsessionid"]}
     listed = xml(await em.get("/api/logonSessions", headers=headers))
     delete = listed.find(f"{NS}LogonSession/{NS}Links/{NS}Link[@Rel='Delete']")
@@ -339,7 +229,7 @@ async def test_logout_deletes_the_own_session_only(
 # --- jobs -------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_jobs_are_listed_as_references_and_entities(
     em: httpx.AsyncClient,
 ) -> None:
@@ -352,7 +242,7 @@ async def test_jobs_are_listed_as_references_and_entities(
     assert ref is not None
     assert ref.attrib == {
         "Type": "JobReference",
-        "Href": f"{BASE}/api/jobs/{SEED_JOB}",
+        "Href": f"{EM_BASE}/api/jobs/{SEED_JOB}",
         "Name": "oracle-backup",
         "UID": f"urn:veeam:Job:{SEED_JOB}",
     }
@@ -360,7 +250,7 @@ async def test_jobs_are_listed_as_references_and_entities(
     assert [j.attrib["Name"] for j in entities.iter(f"{NS}Job")] == ["oracle-backup"]
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_a_job_entity_has_the_vendors_fields(em: httpx.AsyncClient) -> None:
     """GET /api/jobs/{ID}?format=Entity: links, type, schedule and objects."""
     answer = await em.get(f"/api/jobs/{SEED_JOB}?format=Entity", headers=SESSION)
@@ -370,9 +260,9 @@ async def test_a_job_entity_has_the_vendors_fields(em: httpx.AsyncClient) -> Non
     rels = {
         link.attrib["Rel"]: link.attrib["Href"] for link in entity.iter(f"{NS}Link")
     }
-    assert entity.attrib["Href"] == f"{BASE}/api/jobs/{SEED_JOB}?format=Entity"
-    assert rels["Retry"] == f"{BASE}/api/jobs/{SEED_JOB}?action=retry"
-    assert rels["Start"] == f"{BASE}/api/jobs/{SEED_JOB}?action=start"
+    assert entity.attrib["Href"] == f"{EM_BASE}/api/jobs/{SEED_JOB}?format=Entity"
+    assert rels["Retry"] == f"{EM_BASE}/api/jobs/{SEED_JOB}?action=retry"
+    assert rels["Start"] == f"{EM_BASE}/api/jobs/{SEED_JOB}?action=start"
     assert entity.findtext(f"{NS}JobType") == "Backup"
     assert entity.findtext(f"{NS}Platform") == "CustomPlatform"
     assert entity.findtext(f"{NS}Description") == "Backup of the Oracle database"
@@ -383,7 +273,7 @@ async def test_a_job_entity_has_the_vendors_fields(em: httpx.AsyncClient) -> Non
     assert xml(reference).tag == f"{NS}EntityRef"
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_json_is_answered_when_accept_asks_for_it(em: httpx.AsyncClient) -> None:
     """application/json anywhere in Accept (at least as high as XML) gives JSON."""
     refs = await em.get("/api/jobs", headers=JSON)
@@ -401,7 +291,7 @@ async def test_json_is_answered_when_accept_asks_for_it(em: httpx.AsyncClient) -
     assert ref["UID"] == f"urn:veeam:Job:{SEED_JOB}"
     assert ref["Links"][0] == {
         "Rel": "Alternate",
-        "Href": f"{BASE}/api/jobs/{SEED_JOB}?format=Entity",
+        "Href": f"{EM_BASE}/api/jobs/{SEED_JOB}?format=Entity",
         "Type": "Job",
         "Name": "oracle-backup",
     }
@@ -410,7 +300,7 @@ async def test_json_is_answered_when_accept_asks_for_it(em: httpx.AsyncClient) -
     assert wildcard.headers["content-type"].startswith("application/xml")
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_start_answers_a_running_task_that_finishes_with_the_run(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
@@ -432,7 +322,7 @@ async def test_start_answers_a_running_task_that_finishes_with_the_run(
     }
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_retry_is_refused_unless_the_last_session_failed(
     runtime: Runtime, em: httpx.AsyncClient, tmp_path: Path
 ) -> None:
@@ -464,7 +354,7 @@ async def test_retry_is_refused_unless_the_last_session_failed(
     )
 
 
-@pytest.mark.usefixtures("ann")
+@pytest.mark.usefixtures("seed_session")
 async def test_stop_cancels_the_running_job_and_delete_stops_a_task(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
@@ -492,7 +382,7 @@ async def test_stop_cancels_the_running_job_and_delete_stops_a_task(
     assert statuses == [RunStatus.CANCELLED, RunStatus.CANCELLED]
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 @pytest.mark.parametrize(
     ("method", "path", "status"),
     [
@@ -542,9 +432,7 @@ async def test_a_role_too_low_is_access_denied(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
     """A viewer lists jobs but may not start one: 403."""
-    user = await add_user(runtime, "vic", role=Role.VIEWER)
-    await add_session(runtime, user, "onw_viewer-token")
-    headers = {"X-RestSvcSessionId": "onw_viewer-token"}
+    headers = await em_session(runtime, "vic", "onw_viewer-token", role=Role.VIEWER)
 
     listed = await em.get("/api/jobs", headers=headers)
     started = await em.post(f"/api/jobs/{SEED_JOB}?action=start", headers=headers)

@@ -9,30 +9,29 @@ from typing import Final, NoReturn
 
 import httpx
 import pytest
-import test_veeam_em
-from structlog.testing import capture_logs
-from test_veeam_em import (
-    BASE,
+from dialect_support import (
+    EM_BASE,
     GATED,
     JSON,
+    NOBODY,
     NS,
     SEED_JOB,
     SEED_SESSION,
     SESSION,
+    add_session,
+    add_user,
+    apply_as,
     basic,
+    em_session,
     fail_the_job,
+    log_on,
+    serve,
+    settle,
     vendor_error,
     vendor_json_error,
     xml,
 )
-from veeam_support import (
-    add_session,
-    add_user,
-    apply_as,
-    client,
-    serving,
-    settle,
-)
+from structlog.testing import capture_logs
 
 from onward import errors
 from onward.api.dialects.veeam_em import errors as em_errors
@@ -44,7 +43,6 @@ from onward.runtime import Runtime
 from onward.service.plan_status import PlanStatuses
 from onward.storage.memory import MemoryStore
 
-NOBODY: Final = "00000000-0000-0000-0000-000000000001"
 #: the 401 of a logon session that is not (or no longer) valid
 SESSION_REFUSED: Final = (
     "The logon session is unknown, has expired or was logged out, "
@@ -96,14 +94,6 @@ groups:
 """
 
 
-# the dialect's fixtures, defined once in test_veeam_em (the folder has no conftest)
-_cheap = test_veeam_em._cheap
-runtime = test_veeam_em.runtime
-em = test_veeam_em.em
-ann = test_veeam_em.ann
-job = test_veeam_em.job
-
-
 @pytest.fixture
 def clock() -> FrozenClock:
     """Return a clock that moves only when told to."""
@@ -117,7 +107,7 @@ async def frozen(
     """Yield a runtime on the frozen clock (no steps run) and a client of its app."""
     settings = Settings(concurrency=1, heartbeat_timeout=60, shutdown_grace=1)
     runtime = Runtime.open(settings, executes=False, store=MemoryStore(), clock=clock)
-    async with serving(runtime) as app, client(app, BASE) as http:
+    async with serve(runtime, EM_BASE) as http:
         yield runtime, http
 
 
@@ -138,7 +128,7 @@ async def act_on_seed_job(em: httpx.AsyncClient, action: str) -> httpx.Response:
 # --- 500: whatever goes wrong, the vendor's Error -----------------------------------
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_an_unexpected_failure_is_the_vendors_500_with_its_traceback_logged(
     em: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -163,7 +153,7 @@ async def test_an_unexpected_failure_is_the_vendors_500_with_its_traceback_logge
     assert "secret internals" not in in_xml.text + in_json.text
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_an_onward_error_without_a_vendor_status_is_a_logged_500(
     em: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,7 +168,7 @@ async def test_an_onward_error_without_a_vendor_status_is_a_logged_500(
     ]
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_storage_unavailable_is_a_503_with_retry_after_and_no_details(
     em: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,7 +187,7 @@ async def test_storage_unavailable_is_a_503_with_retry_after_and_no_details(
 # --- 400: a start the job cannot make ----------------------------------------------
 
 
-@pytest.mark.usefixtures("ann")
+@pytest.mark.usefixtures("seed_session")
 @pytest.mark.parametrize(
     ("plan", "message"),
     [
@@ -252,8 +242,7 @@ async def test_an_expired_session_is_refused(
 ) -> None:
     """A session past its lifetime: 401."""
     runtime, em = frozen
-    user = await add_user(runtime, "ann")
-    await add_session(runtime, user, SEED_SESSION)
+    await em_session(runtime, "ann", SEED_SESSION)
     clock.advance(timedelta(hours=2))
 
     answer = await em.get("/api/jobs", headers=SESSION)
@@ -266,9 +255,8 @@ async def test_a_logged_out_session_and_a_disabled_account_are_refused(
 ) -> None:
     """After the logout, or once the account is disabled: 401."""
     user = await add_user(runtime, "ann")
-    logon = await em.post("/api/sessionMngr/?v=latest", headers=basic("ann"))
+    logon = await log_on(em)
     await add_session(runtime, user, SEED_SESSION)
-    em.cookies.clear()
     token = {"X-RestSvcSessionId": logon.headers["x-restsvcsessionid"]}
     await em.delete(logon.headers["location"], headers=token)
     logged_out = await em.get("/api/jobs", headers=token)
@@ -319,9 +307,7 @@ async def test_a_role_too_low_is_access_denied_in_the_vendors_words(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
     """A viewer may not start a job nor stop a task: 403 Access denied."""
-    user = await add_user(runtime, "vic", role=Role.VIEWER)
-    await add_session(runtime, user, "onw_viewer-token")
-    viewer = {"X-RestSvcSessionId": "onw_viewer-token"}
+    viewer = await em_session(runtime, "vic", "onw_viewer-token", role=Role.VIEWER)
 
     started = await em.post(f"/api/jobs/{SEED_JOB}?action=start", headers=viewer)
     stopped = await em.delete("/api/tasks/task-1", headers=viewer)
@@ -334,10 +320,9 @@ async def test_an_account_without_a_role_is_access_denied(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
     """Signed in, but no role: 403 for reading too."""
-    user = await add_user(runtime, "nora", role=None)
-    await add_session(runtime, user, "onw_no-role")
+    no_role = await em_session(runtime, "nora", "onw_no-role", role=None)
 
-    answer = await em.get("/api/jobs", headers={"X-RestSvcSessionId": "onw_no-role"})
+    answer = await em.get("/api/jobs", headers=no_role)
 
     assert vendor_error(answer, 403) == "Access denied: your account has no role"
 
@@ -345,7 +330,7 @@ async def test_an_account_without_a_role_is_access_denied(
 # --- 404 ----------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 @pytest.mark.parametrize(
     ("method", "path", "message"),
     [
@@ -381,7 +366,7 @@ async def test_an_unknown_job_task_or_session_is_not_found_in_the_vendors_words(
 # --- 409 ----------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_retry_stop_and_start_refusals_name_the_last_session_in_em_words(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
@@ -409,7 +394,7 @@ async def test_retry_stop_and_start_refusals_name_the_last_session_in_em_words(
     )
 
 
-@pytest.mark.usefixtures("ann")
+@pytest.mark.usefixtures("seed_session")
 @pytest.mark.parametrize(
     ("plan", "before", "action", "message"),
     [
@@ -475,7 +460,7 @@ async def disable(runtime: Runtime, plan: str) -> None:
     await runtime.store.set_plan_enabled(workspace="default", name=plan, enabled=False)
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_a_disabled_job_is_not_started_and_says_why(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
@@ -490,7 +475,7 @@ async def test_a_disabled_job_is_not_started_and_says_why(
     assert await runtime.store.list_operations(workspace="default") == []
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_a_disabled_job_has_its_schedule_disabled(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
@@ -506,12 +491,11 @@ async def test_a_disabled_job_has_its_schedule_disabled(
 # --- logout with an API key ---------------------------------------------------------
 
 
+@pytest.mark.usefixtures("seed_session")
 async def test_logout_with_an_api_key_is_refused_in_the_vendors_words(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
     """An API key signs in as a logon session would, but cannot be logged out: 409."""
-    user = await add_user(runtime, "ann")
-    await add_session(runtime, user, SEED_SESSION)
     principal = await runtime.auth.authenticate(SEED_SESSION)
     issued = await runtime.auth.create_api_key(principal, name="em-client")
     key = {"X-RestSvcSessionId": issued.secret}

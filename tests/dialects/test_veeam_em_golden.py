@@ -8,19 +8,17 @@ from typing import Any, Final
 
 import httpx
 import pytest
-import test_veeam_em
-from test_veeam_em import (
-    BASE,
+from dialect_support import (
+    EM_BASE,
     GATED,
     JSON,
     SEED_JOB,
     SESSION,
-    backup_plan,
-    basic,
-)
-from veeam_support import (
     add_user,
     apply_as,
+    backup_plan,
+    basic,
+    log_on,
     operation_ids,
     settle,
 )
@@ -30,7 +28,7 @@ from onward.runtime import Runtime
 #: the start of every XML answer, up to the root element
 PROLOG: Final = '<?xml version="1.0" encoding="utf-8"?>\n'
 XMLNS: Final = 'xmlns="http://www.veeam.com/ent/v1.0"'
-API: Final = f"{BASE}/api/"
+API: Final = f"{EM_BASE}/api/"
 JOB: Final = f"{API}jobs/{SEED_JOB}"
 TASK: Final = f"{API}tasks/task-1"
 XML_MEDIA: Final = "application/xml; charset=utf-8"
@@ -40,16 +38,9 @@ ORA1: Final = "d1bae5a2-c42f-5bd1-a2f0-017416e1099c"
 ORA2: Final = "2cfdbefb-5a0a-53d7-b274-25c9ea41ec86"
 
 
-# the dialect's fixtures, defined once in test_veeam_em (the folder has no conftest)
-_cheap = test_veeam_em._cheap
-runtime = test_veeam_em.runtime
-em = test_veeam_em.em
-ann = test_veeam_em.ann
-
-
 @pytest.fixture
-async def job(runtime: Runtime, tmp_path: Path) -> None:
-    """Store the seed page's job; its check succeeds (the marker is there)."""
+async def succeeding_job(runtime: Runtime, tmp_path: Path) -> None:
+    """Store the seed page's job; here its check succeeds (the marker is there)."""
     marker = tmp_path / "marker"
     marker.touch()
     await apply_as(runtime, backup_plan(marker), SEED_JOB)
@@ -168,9 +159,8 @@ async def test_a_logon_session_in_json_has_the_same_properties(
 ) -> None:
     """The LogonSession in JSON: Type, Href, Links, UserName, SessionId."""
     await add_user(runtime, "ann")
-    logon = await em.post("/api/sessionMngr/?v=latest", headers=basic("ann"))
+    logon = await log_on(em)
     token = logon.headers["x-restsvcsessionid"]
-    em.cookies.clear()
 
     answer = await em.get(
         logon.headers["location"],
@@ -211,7 +201,7 @@ REF_JSON: Final = {
 }
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "succeeding_job")
 async def test_the_jobs_are_entity_references_in_xml_and_json(
     em: httpx.AsyncClient,
 ) -> None:
@@ -235,7 +225,7 @@ def object_xml(uid: str, name: str) -> str:
     )
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "succeeding_job")
 async def test_a_job_entity_is_answered_whole_in_xml(em: httpx.AsyncClient) -> None:
     """GET /api/jobs/{ID}?format=Entity: every attribute and element of the Job."""
     answer = await em.get(f"/api/jobs/{SEED_JOB}?format=Entity", headers=SESSION)
@@ -259,7 +249,7 @@ async def test_a_job_entity_is_answered_whole_in_xml(em: httpx.AsyncClient) -> N
     )
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "succeeding_job")
 async def test_a_job_entity_in_json_has_the_same_properties(
     em: httpx.AsyncClient,
 ) -> None:
@@ -314,7 +304,7 @@ TASK_HEAD_JSON: Final = {
 }
 
 
-@pytest.mark.usefixtures("ann")
+@pytest.mark.usefixtures("seed_session")
 async def test_a_running_task_is_answered_whole_in_xml_and_json(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
@@ -343,7 +333,7 @@ async def test_a_running_task_is_answered_whole_in_xml_and_json(
     }
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "succeeding_job")
 async def test_a_finished_task_is_answered_whole_in_xml_and_json(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:

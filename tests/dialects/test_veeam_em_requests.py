@@ -2,53 +2,33 @@
 
 from __future__ import annotations
 
-import base64
-from typing import Final
-
 import httpx
 import pytest
-import test_veeam_em
-from starlette.requests import Request
-from test_veeam_em import (
+from dialect_support import (
     GATED,
     JSON,
+    NOBODY,
     NS,
+    PASSWORD,
     SEED_JOB,
     SESSION,
+    add_user,
+    apply_as,
     basic,
+    basic_raw,
     vendor_error,
     vendor_json_error,
     xml,
 )
-from veeam_support import (
-    PASSWORD,
-    add_user,
-    apply_as,
-)
+from starlette.requests import Request
 
 from onward.api.dialects.veeam_em import render
 from onward.runtime import Runtime
 
-NOBODY: Final = "00000000-0000-0000-0000-000000000001"
-
-
-# the dialect's fixtures, defined once in test_veeam_em (the folder has no conftest)
-_cheap = test_veeam_em._cheap
-runtime = test_veeam_em.runtime
-em = test_veeam_em.em
-ann = test_veeam_em.ann
-job = test_veeam_em.job
-
-
-def basic_raw(pair: bytes) -> dict[str, str]:
-    """Return a Basic Authorization header of raw bytes (not always a valid pair)."""
-    return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
-
-
 # --- 400: malformed input -----------------------------------------------------------
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 @pytest.mark.parametrize(
     ("method", "path", "message"),
     [
@@ -148,7 +128,7 @@ async def test_a_logon_naming_no_served_version_is_a_400(
     assert vendor_error(answer, 400) == message
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 @pytest.mark.parametrize(
     ("method", "path", "headers", "message"),
     [
@@ -183,7 +163,7 @@ async def test_a_body_on_a_request_that_takes_none_is_a_400(
     assert vendor_error(answer, 400) == message
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_an_empty_body_and_unknown_parameters_are_accepted(
     em: httpx.AsyncClient,
 ) -> None:
@@ -195,7 +175,7 @@ async def test_an_empty_body_and_unknown_parameters_are_accepted(
     assert answer.status_code == 200
 
 
-@pytest.mark.usefixtures("ann", "job")
+@pytest.mark.usefixtures("seed_session", "job")
 async def test_an_accept_header_of_odd_bytes_is_answered_in_xml(
     em: httpx.AsyncClient,
 ) -> None:
@@ -251,7 +231,7 @@ async def test_bad_basic_credentials_are_challenged_as_none(
 # --- XML that parsers accept --------------------------------------------------------
 
 
-@pytest.mark.usefixtures("ann")
+@pytest.mark.usefixtures("seed_session")
 async def test_control_characters_of_a_path_never_break_the_xml(
     em: httpx.AsyncClient,
 ) -> None:
@@ -264,7 +244,7 @@ async def test_control_characters_of_a_path_never_break_the_xml(
     assert vendor_json_error(in_json, 404) == "Task not found: task-\x00\x01"
 
 
-@pytest.mark.usefixtures("ann")
+@pytest.mark.usefixtures("seed_session")
 async def test_markup_in_client_text_is_escaped(em: httpx.AsyncClient) -> None:
     """A job ID of <, & and quotes comes back as text, the document well formed."""
     answer = await em.get("/api/jobs/%3CJob%20a=%22%26'%3E", headers=SESSION)
@@ -274,7 +254,7 @@ async def test_markup_in_client_text_is_escaped(em: httpx.AsyncClient) -> None:
     )
 
 
-@pytest.mark.usefixtures("ann")
+@pytest.mark.usefixtures("seed_session")
 async def test_control_characters_of_a_plan_never_break_the_xml(
     runtime: Runtime, em: httpx.AsyncClient
 ) -> None:
@@ -314,7 +294,7 @@ def test_a_lone_surrogate_is_written_safely_either_way(
 # --- 405 and 404 under the vendor's paths -------------------------------------------
 
 
-@pytest.mark.usefixtures("ann")
+@pytest.mark.usefixtures("seed_session")
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
