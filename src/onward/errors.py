@@ -28,6 +28,7 @@ The whole exception tree of Onward.
     ├── InvalidDefinitionError          (a plan, parameter set or option is invalid)
     │   └── PlanInvalidError            (a plan text; each problem with its line)
     ├── StorageError
+    │   └── StorageRefusedError         (refused for what it holds: do not retry it)
     └── ActionError                     (a step's action could not be carried out)
 
 Each class's docstring is its default message; data rides on attributes so that
@@ -162,6 +163,13 @@ class InvalidDefinitionError(OnwardError):
 
 class StorageError(OnwardError):
     """The store could not carry out the operation."""
+
+
+# A value the database cannot take (SQLSTATE class 22, "data exception"), or
+# one that could not be made a parameter for it. Any other StorageError may
+# pass: the database may be away, or a race lost (a key taken meanwhile).
+class StorageRefusedError(StorageError):
+    """The database refused the record; trying it again as it is won't help."""
 
 
 class ActionError(OnwardError):

@@ -9,10 +9,9 @@ that every adapter starts alike.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -31,21 +30,11 @@ from onward.service.ports import (
     IdempotencyRecord,
     Operation,
     RunCommit,
-    Store,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 TOKYO = timezone(timedelta(hours=9))
-
-
-@pytest.fixture
-async def access(store: Store) -> FullStore:
-    """Return the store as a FullStore holding the ``default`` workspace."""
-    full = cast(FullStore, store)
-    with contextlib.suppress(errors.AlreadyExistsError):
-        await full.create_workspace(Workspace(name="default", created_at=T0))
-    return full
 
 
 # --- helpers ------------------------------------------------------------------------

@@ -291,6 +291,21 @@ def test_revoke_grant_of_an_unknown_user_is_not_found(invoke: Invoke) -> None:
     assert "User not found: nobody" in result.output
 
 
+@pytest.mark.parametrize(
+    "args",
+    [("grant", "\udcff", "default", "viewer"), ("revoke-grant", "\udcff", "default")],
+    ids=["grant", "revoke-grant"],
+)
+def test_a_username_of_bytes_that_are_not_utf8_is_not_found(
+    invoke: Invoke, args: tuple[str, ...]
+) -> None:
+    """An argument the shell gave as bytes no text has (a lone surrogate) exits 3."""
+    result = invoke(*args)
+
+    assert result.exit_code == 3, result.output
+    assert "User not found" in result.output
+
+
 def test_admin_help_lists_the_commands(invoke: Invoke) -> None:
     """``onward admin --help`` names every admin command."""
     result = invoke("--help")

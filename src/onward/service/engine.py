@@ -158,11 +158,7 @@ class Engine:
         """
         batch = self._pending.pop(run_id, [])
         try:
-            outcomes: list[effects.Decision | BaseException] = list(
-                await self._decide_and_save(
-                    run_id, [event for event, _ in batch], Command()
-                )
-            )
+            outcomes = await self._outcomes(run_id, [event for event, _ in batch])
         except asyncio.CancelledError as exc:
             own.cancel()
             _settle_futures(batch, [exc] * len(batch))
@@ -170,6 +166,30 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - handed to every waiter, none lost
             outcomes = [exc] * len(batch)
         _settle_futures(batch, outcomes)
+
+    async def _outcomes(
+        self, run_id: str, batch: list[events.Event]
+    ) -> list[effects.Decision | BaseException]:
+        """Decide and save a batch; if the database refuses it, each event alone.
+
+        One event's record (a report's output, say) may be what the database
+        refuses: saved one by one, only that event fails.
+        """
+        try:
+            return list(await self._decide_and_save(run_id, batch, Command()))
+        except errors.StorageRefusedError:
+            if len(batch) == 1:
+                raise
+        return [await self._alone(run_id, event) for event in batch]
+
+    async def _alone(
+        self, run_id: str, event: events.Event
+    ) -> effects.Decision | BaseException:
+        try:
+            (outcome,) = await self._decide_and_save(run_id, [event], Command())
+        except Exception as exc:  # noqa: BLE001 - handed to this event's waiter
+            return exc
+        return outcome
 
     async def _decide_and_save(
         self, run_id: str, batch: list[events.Event], command: Command

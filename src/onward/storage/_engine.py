@@ -7,17 +7,27 @@ autocommit mode so that SQLAlchemy's ``begin`` event can emit the ``BEGIN``
 itself: ``BEGIN IMMEDIATE`` for a connection marked :data:`WRITE`, so that two
 processes writing the same file wait for each other (``busy_timeout``) instead
 of failing when the first one commits.
+
+On every database, JSON is written by :func:`json_dumps` (its strings made
+storable, see :mod:`onward.text`), and a value the driver itself could not
+send (a ``TypeError``, ``ValueError`` or ``OverflowError`` it raises, which
+SQLAlchemy lets through as it is) is raised as the ``StatementError`` of a
+value that could not be prepared for the database.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from onward.text import storable_json
 
 #: execution option that marks a connection whose transaction will write
 WRITE: Final = "onward_write"
@@ -25,6 +35,10 @@ WRITE: Final = "onward_write"
 SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
 
 _POSTGRES_SCHEMES: Final = ("postgres", "postgresql", "postgresql+psycopg")
+#: in the text of json.dumps: the escape of a NUL or of a surrogate
+_ESCAPED_UNSTORABLE: Final = re.compile(r"\\u(?:0000|d[89a-f])")
+#: what a driver raises, unwrapped, for a value it cannot send
+_DRIVER_REFUSALS: Final = (TypeError, ValueError, OverflowError)
 
 
 def normalise_url(url: str) -> str:
@@ -72,22 +86,47 @@ def create_engine(url: str, *, pool_size: int = 4) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    return sa.create_engine(
-        parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+        engine = _sqlite_engine(parsed)
+    else:
+        engine = sa.create_engine(
+            parsed,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            json_serializer=json_dumps,
+        )
+    event.listen(engine, "handle_error", _driver_refusal)
+    return engine
+
+
+def json_dumps(value: Any) -> str:
+    """Return the JSON text of ``value``, its strings storable (:mod:`onward.text`).
+
+    ``json.dumps`` writes every character that is not ASCII as a ``\\u``
+    escape, and most JSON holds no backslash at all: a search for one (the
+    fastest there is), then for the escape of a NUL or of a surrogate, tells
+    whether the strings must be made storable and the text written again.
+    """
+    text = json.dumps(value)
+    if "\\" in text and _ESCAPED_UNSTORABLE.search(text) is not None:
+        return json.dumps(storable_json(value))
+    return text
 
 
 def error_detail(error: BaseException) -> str:
     """Return the first line of what the database (or driver) said about an error."""
-    cause = error.orig if isinstance(error, exc.DBAPIError) else error
+    orig = error.orig if isinstance(error, exc.StatementError) else None
+    cause = orig if orig is not None else error
     text = str(cause).strip()
     return text.splitlines()[0] if text else type(cause).__name__
 
 
 def _sqlite_engine(url: URL) -> Engine:
     in_memory = url.database in (None, "", ":memory:")
-    options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    options: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False},
+        "json_serializer": json_dumps,
+    }
     if in_memory:
         # one shared connection, or every thread would see its own empty database
         options["poolclass"] = StaticPool
@@ -95,6 +134,17 @@ def _sqlite_engine(url: URL) -> Engine:
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
+
+
+def _driver_refusal(context: ExceptionContext) -> exc.StatementError | None:
+    """Raise a value the driver could not send as one that could not be prepared."""
+    error = context.original_exception
+    if context.sqlalchemy_exception is not None or not isinstance(
+        error, _DRIVER_REFUSALS
+    ):
+        return None
+    message = str(error) or type(error).__name__
+    return exc.StatementError(message, context.statement, context.parameters, error)
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -26,11 +26,17 @@ from onward.service.ports import (
     RunFilter,
     RunPage,
 )
+from onward.storage._storable import storable_arguments
 from onward.storage.memory_access import MemoryAccessStore
 
 
+@storable_arguments
 class MemoryStore(MemoryAccessStore):
-    """Keeps everything in dictionaries; state is lost when the process ends."""
+    """Keeps everything in dictionaries; state is lost when the process ends.
+
+    It takes its arguments with their text as the SQL store binds it
+    (:func:`~onward.storage._storable.storable_arguments`).
+    """
 
     def __init__(self) -> None:
         super().__init__()

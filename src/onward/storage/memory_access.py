@@ -17,14 +17,20 @@ from onward.domain.access import (
     Workspace,
 )
 from onward.service.ports import Operation
+from onward.storage._storable import storable_arguments
 
 #: the workspace every store starts with (service.auth.DEFAULT_WORKSPACE)
 DEFAULT_WORKSPACE: Final = "default"
 _CREATED: Final = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+@storable_arguments
 class MemoryAccessStore:
-    """The in-memory AccessStore; MemoryStore inherits it."""
+    """The in-memory AccessStore; MemoryStore inherits it.
+
+    It takes its arguments with their text as the SQL store binds it
+    (:func:`~onward.storage._storable.storable_arguments`).
+    """
 
     def __init__(self) -> None:
         # like a migrated database, a new store holds the default workspace

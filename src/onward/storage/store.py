@@ -7,6 +7,10 @@ sync engine on a thread is faster than an async driver for the many short
 transactions an engine makes. SQLite gets one thread, since its writes are
 serialised anyway; PostgreSQL gets a few. The statements live in ``_plans``,
 ``_runs``, ``_numbers``, ``_work`` and ``_access``, one module per concern.
+
+What the database says no to is raised as a ``StorageError``, and as a
+``StorageRefusedError`` when it is the record itself the database refuses
+(:func:`_storage_error`): trying that again as it is won't help.
 """
 
 from __future__ import annotations
@@ -459,7 +463,7 @@ class SqlStore:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, job)
         except exc.SQLAlchemyError as error:
-            raise errors.StorageError(_describe(error, statements)) from error
+            raise _storage_error(error, statements) from error
 
 
 def _in_transaction(
@@ -483,7 +487,20 @@ def _in_transaction(
             return statements(conn, *args, **kwargs)
 
 
-def _describe(error: exc.SQLAlchemyError, statements: Callable[..., Any]) -> str:
-    """Return a message naming the operation and the database's own words."""
+def _storage_error(
+    error: exc.SQLAlchemyError, statements: Callable[..., Any]
+) -> errors.StorageError:
+    """Return the StorageError to raise for what the database (or driver) said.
+
+    Refused records: a data exception (SQLSTATE class 22, such as invalid
+    JSON, or the client-side NUL check of psycopg), and a value that could
+    not be prepared for the database, such as a ``TypeError`` of the JSON
+    serializer, or one the driver could not send (see ``_engine``). An
+    IntegrityError is not one: a race can cause it.
+    """
     operation = getattr(statements, "__name__", "operation").replace("_", " ")
-    return f"The database could not {operation}: {_engine.error_detail(error)}"
+    message = f"The database could not {operation}: {_engine.error_detail(error)}"
+    refused = isinstance(error, exc.DataError) or (
+        isinstance(error, exc.StatementError) and not isinstance(error, exc.DBAPIError)
+    )
+    return (errors.StorageRefusedError if refused else errors.StorageError)(message)

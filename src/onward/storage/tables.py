@@ -8,6 +8,12 @@ The migrations (``migrations/versions/``) create exactly these tables:
 and plans; ``tests/integration/test_migrations.py`` checks that they agree.
 Enum values are stored as their lower-case strings; nested records
 (step states, halt points, stage progress, lane keys) are stored as JSON.
+
+Every store holds text alike (:mod:`onward.text`): string columns bind their
+values, in writes and in comparisons, with NUL and lone surrogates replaced by
+U+FFFD, and the engine's JSON serializer does the same to the strings of JSON
+data (``_engine.json_dumps``). A lookup by a key with a NUL then finds what a
+write with it stores, rather than failing on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+
+from onward.text import storable_text
 
 #: names for constraints and indexes, so that migrations can refer to them
 NAMING_CONVENTION: Final = {
@@ -64,15 +72,38 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class StorableString(sa.TypeDecorator[str]):
+    """A string bound with NUL and lone surrogates replaced by U+FFFD.
+
+    The column's type is the type of what it is compared with, so the
+    parameters of ``column == value`` and ``column.in_(values)`` are bound
+    through it too.
+    """
+
+    impl = sa.String()
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        """Return the text as every store holds it (see :mod:`onward.text`)."""
+        return storable_text(value) if isinstance(value, str) else value
+
+
+class StorableText(StorableString):
+    """A long text bound as :class:`StorableString` binds a string."""
+
+    impl = sa.Text()
+    cache_ok = True
+
+
 #: an integer primary key that counts up (SQLite needs INTEGER for its rowid alias)
 _Serial: Final = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 plans: Final = sa.Table(
     "plans",
     metadata,
-    sa.Column("plan_id", sa.String(), primary_key=True),
-    sa.Column("workspace", sa.String(), nullable=False),
-    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("plan_id", StorableString(), primary_key=True),
+    sa.Column("workspace", StorableString(), nullable=False),
+    sa.Column("name", StorableString(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("enabled", sa.Boolean(), nullable=False),
     sa.UniqueConstraint("workspace", "name"),
@@ -81,26 +112,30 @@ plans: Final = sa.Table(
 plan_versions: Final = sa.Table(
     "plan_versions",
     metadata,
-    sa.Column("plan_id", sa.String(), sa.ForeignKey("plans.plan_id"), primary_key=True),
+    sa.Column(
+        "plan_id", StorableString(), sa.ForeignKey("plans.plan_id"), primary_key=True
+    ),
     sa.Column("version", sa.Integer(), primary_key=True),
-    sa.Column("source", sa.Text(), nullable=False),
-    sa.Column("format", sa.String(), nullable=False),
+    sa.Column("source", StorableText(), nullable=False),
+    sa.Column("format", StorableString(), nullable=False),
     sa.Column("document", sa.JSON(), nullable=False),
-    sa.Column("digest", sa.String(), nullable=False),
+    sa.Column("digest", StorableString(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
-    sa.Column("created_by", sa.String(), nullable=False),
+    sa.Column("created_by", StorableString(), nullable=False),
 )
 
 runs: Final = sa.Table(
     "runs",
     metadata,
-    sa.Column("run_id", sa.String(), primary_key=True),
-    sa.Column("workspace", sa.String(), nullable=False),
-    sa.Column("plan_id", sa.String(), sa.ForeignKey("plans.plan_id"), nullable=False),
-    sa.Column("plan_name", sa.String(), nullable=False),
+    sa.Column("run_id", StorableString(), primary_key=True),
+    sa.Column("workspace", StorableString(), nullable=False),
+    sa.Column(
+        "plan_id", StorableString(), sa.ForeignKey("plans.plan_id"), nullable=False
+    ),
+    sa.Column("plan_name", StorableString(), nullable=False),
     sa.Column("plan_version", sa.Integer(), nullable=False),
-    sa.Column("procedure", sa.String(), nullable=False),
-    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("procedure", StorableString(), nullable=False),
+    sa.Column("status", StorableString(), nullable=False),
     sa.Column("params", sa.JSON(), nullable=False),
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("run_attempt", sa.Integer(), nullable=False),
@@ -113,15 +148,15 @@ runs: Final = sa.Table(
     sa.Column("halt_points", sa.JSON(), nullable=False),
     sa.Column("holding", sa.Boolean(), nullable=False),
     sa.Column("failing", sa.Boolean(), nullable=False),
-    sa.Column("cancel_mode", sa.String(), nullable=True),
+    sa.Column("cancel_mode", StorableString(), nullable=True),
     #: list of [stage, target]
     sa.Column("ready", sa.JSON(), nullable=False),
     sa.Column("warnings", sa.Integer(), nullable=False),
-    sa.Column("trigger", sa.String(), nullable=False),
-    sa.Column("triggered_by", sa.String(), nullable=False),
+    sa.Column("trigger", StorableString(), nullable=False),
+    sa.Column("triggered_by", StorableString(), nullable=False),
     sa.Column("chain", sa.Boolean(), nullable=False),
     sa.Column("chain_rest", sa.JSON(), nullable=False),
-    sa.Column("then_procedure", sa.String(), nullable=True),
+    sa.Column("then_procedure", StorableString(), nullable=True),
     # listing is newest first (run ids sort in creation order) within a workspace
     sa.Index("ix_runs_workspace_run_id", "workspace", "run_id"),
     sa.Index("ix_runs_workspace_status_run_id", "workspace", "status", "run_id"),
@@ -133,10 +168,12 @@ runs: Final = sa.Table(
 lanes: Final = sa.Table(
     "lanes",
     metadata,
-    sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column(
+        "run_id", StorableString(), sa.ForeignKey("runs.run_id"), primary_key=True
+    ),
     sa.Column("stage", sa.Integer(), primary_key=True),
     sa.Column("target", sa.Integer(), primary_key=True),
-    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("status", StorableString(), nullable=False),
     sa.Column("cursor", sa.Integer(), nullable=False),
     #: list of {status, tries, attempts, error}
     sa.Column("steps", sa.JSON(), nullable=False),
@@ -146,8 +183,8 @@ lanes: Final = sa.Table(
 attempts: Final = sa.Table(
     "attempts",
     metadata,
-    sa.Column("attempt_id", sa.String(), primary_key=True),
-    sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("attempt_id", StorableString(), primary_key=True),
+    sa.Column("run_id", StorableString(), sa.ForeignKey("runs.run_id"), nullable=False),
     #: the attempt's place among its run's attempts, in the order they were first stored
     sa.Column("seq", sa.Integer(), nullable=False),
     sa.Column("stage", sa.Integer(), nullable=False),
@@ -155,16 +192,16 @@ attempts: Final = sa.Table(
     sa.Column("step", sa.Integer(), nullable=False),
     sa.Column("number", sa.Integer(), nullable=False),
     sa.Column("run_attempt", sa.Integer(), nullable=False),
-    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("status", StorableString(), nullable=False),
     sa.Column("queued_at", UtcDateTime(), nullable=False),
     sa.Column("not_before", UtcDateTime(), nullable=True),
     sa.Column("started_at", UtcDateTime(), nullable=True),
     sa.Column("finished_at", UtcDateTime(), nullable=True),
-    sa.Column("worker_id", sa.String(), nullable=True),
+    sa.Column("worker_id", StorableString(), nullable=True),
     sa.Column("approval", sa.Boolean(), nullable=False),
     sa.Column("deadline_at", UtcDateTime(), nullable=True),
-    sa.Column("queue", sa.String(), nullable=True),
-    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("queue", StorableString(), nullable=True),
+    sa.Column("error", StorableText(), nullable=True),
     sa.Column("output", sa.JSON(), nullable=False),
     sa.Column("input_overrides", sa.JSON(), nullable=False),
     sa.Index("ix_attempts_run_id_seq", "run_id", "seq"),
@@ -181,13 +218,13 @@ audit: Final = sa.Table(
     "audit",
     metadata,
     sa.Column("id", _Serial, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("run_id", StorableString(), sa.ForeignKey("runs.run_id"), nullable=False),
     sa.Column("at", UtcDateTime(), nullable=False),
-    sa.Column("actor", sa.String(), nullable=False),
-    sa.Column("command", sa.String(), nullable=False),
-    sa.Column("reason", sa.Text(), nullable=False),
-    sa.Column("status_before", sa.String(), nullable=False),
-    sa.Column("status_after", sa.String(), nullable=False),
+    sa.Column("actor", StorableString(), nullable=False),
+    sa.Column("command", StorableString(), nullable=False),
+    sa.Column("reason", StorableText(), nullable=False),
+    sa.Column("status_before", StorableString(), nullable=False),
+    sa.Column("status_after", StorableString(), nullable=False),
     sa.Column("details", sa.JSON(), nullable=False),
     sa.Index("ix_audit_run_id_id", "run_id", "id"),
 )
@@ -197,22 +234,22 @@ logs: Final = sa.Table(
     metadata,
     sa.Column("seq", _Serial, primary_key=True, autoincrement=True),
     # no foreign key: log lines are appended often and never need the run row
-    sa.Column("run_id", sa.String(), nullable=False),
-    sa.Column("attempt_id", sa.String(), nullable=True),
+    sa.Column("run_id", StorableString(), nullable=False),
+    sa.Column("attempt_id", StorableString(), nullable=True),
     sa.Column("at", UtcDateTime(), nullable=False),
-    sa.Column("stream", sa.String(), nullable=False),
-    sa.Column("line", sa.Text(), nullable=False),
+    sa.Column("stream", StorableString(), nullable=False),
+    sa.Column("line", StorableText(), nullable=False),
     sa.Index("ix_logs_run_id_seq", "run_id", "seq"),
 )
 
 idempotency: Final = sa.Table(
     "idempotency",
     metadata,
-    sa.Column("workspace", sa.String(), primary_key=True),
-    sa.Column("key", sa.String(), primary_key=True),
-    sa.Column("command", sa.String(), nullable=False),
-    sa.Column("request_digest", sa.String(), nullable=False),
-    sa.Column("run_id", sa.String(), nullable=False),
+    sa.Column("workspace", StorableString(), primary_key=True),
+    sa.Column("key", StorableString(), primary_key=True),
+    sa.Column("command", StorableString(), nullable=False),
+    sa.Column("request_digest", StorableString(), nullable=False),
+    sa.Column("run_id", StorableString(), nullable=False),
     sa.Column("response", sa.JSON(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
 )
@@ -220,8 +257,8 @@ idempotency: Final = sa.Table(
 workers: Final = sa.Table(
     "workers",
     metadata,
-    sa.Column("worker_id", sa.String(), primary_key=True),
-    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("worker_id", StorableString(), primary_key=True),
+    sa.Column("name", StorableString(), nullable=False),
     sa.Column("heartbeat_at", UtcDateTime(), nullable=False),
 )
 
@@ -230,17 +267,17 @@ workers: Final = sa.Table(
 workspaces: Final = sa.Table(
     "workspaces",
     metadata,
-    sa.Column("name", sa.String(), primary_key=True),
-    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("name", StorableString(), primary_key=True),
+    sa.Column("description", StorableText(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
 users: Final = sa.Table(
     "users",
     metadata,
-    sa.Column("user_id", sa.String(), primary_key=True),
-    sa.Column("username", sa.String(), nullable=False),
-    sa.Column("password_hash", sa.String(), nullable=False),
+    sa.Column("user_id", StorableString(), primary_key=True),
+    sa.Column("username", StorableString(), nullable=False),
+    sa.Column("password_hash", StorableString(), nullable=False),
     sa.Column("superuser", sa.Boolean(), nullable=False),
     sa.Column("disabled", sa.Boolean(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
@@ -251,10 +288,15 @@ role_bindings: Final = sa.Table(
     "role_bindings",
     metadata,
     sa.Column(
-        "workspace", sa.String(), sa.ForeignKey("workspaces.name"), primary_key=True
+        "workspace",
+        StorableString(),
+        sa.ForeignKey("workspaces.name"),
+        primary_key=True,
     ),
-    sa.Column("user_id", sa.String(), sa.ForeignKey("users.user_id"), primary_key=True),
-    sa.Column("role", sa.String(), nullable=False),
+    sa.Column(
+        "user_id", StorableString(), sa.ForeignKey("users.user_id"), primary_key=True
+    ),
+    sa.Column("role", StorableString(), nullable=False),
     # authenticate reads a user's bindings on every request
     sa.Index("ix_role_bindings_user_id", "user_id"),
 )
@@ -262,18 +304,20 @@ role_bindings: Final = sa.Table(
 credentials: Final = sa.Table(
     "credentials",
     metadata,
-    sa.Column("credential_id", sa.String(), primary_key=True),
-    sa.Column("kind", sa.String(), nullable=False),
-    sa.Column("user_id", sa.String(), sa.ForeignKey("users.user_id"), nullable=False),
+    sa.Column("credential_id", StorableString(), primary_key=True),
+    sa.Column("kind", StorableString(), nullable=False),
+    sa.Column(
+        "user_id", StorableString(), sa.ForeignKey("users.user_id"), nullable=False
+    ),
     #: sha256 of the secret; the secret itself is never stored
-    sa.Column("secret_hash", sa.String(), nullable=False),
+    sa.Column("secret_hash", StorableString(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("expires_at", UtcDateTime(), nullable=True),
     sa.Column("revoked_at", UtcDateTime(), nullable=True),
     # no foreign key: an API key's limit names a workspace, checked when used
-    sa.Column("workspace", sa.String(), nullable=True),
-    sa.Column("role", sa.String(), nullable=True),
-    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("workspace", StorableString(), nullable=True),
+    sa.Column("role", StorableString(), nullable=True),
+    sa.Column("name", StorableString(), nullable=False),
     # authenticate looks a credential up by its secret's hash on every request
     sa.Index("ix_credentials_secret_hash", "secret_hash", unique=True),
     sa.Index("ix_credentials_user_id", "user_id"),
@@ -282,13 +326,13 @@ credentials: Final = sa.Table(
 operations: Final = sa.Table(
     "operations",
     metadata,
-    sa.Column("operation_id", sa.String(), primary_key=True),
-    sa.Column("workspace", sa.String(), nullable=False),
-    sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), nullable=False),
-    sa.Column("command", sa.String(), nullable=False),
+    sa.Column("operation_id", StorableString(), primary_key=True),
+    sa.Column("workspace", StorableString(), nullable=False),
+    sa.Column("run_id", StorableString(), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("command", StorableString(), nullable=False),
     sa.Column("run_version", sa.Integer(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
-    sa.Column("created_by", sa.String(), nullable=False),
+    sa.Column("created_by", StorableString(), nullable=False),
     sa.Index("ix_operations_workspace_created_at", "workspace", "created_at"),
     sa.Index("ix_operations_run_id", "run_id"),
 )
@@ -297,21 +341,21 @@ operations: Final = sa.Table(
 trigger_fires: Final = sa.Table(
     "trigger_fires",
     metadata,
-    sa.Column("workspace", sa.String(), primary_key=True),
-    sa.Column("plan_name", sa.String(), primary_key=True),
-    sa.Column("trigger", sa.String(), primary_key=True),
+    sa.Column("workspace", StorableString(), primary_key=True),
+    sa.Column("plan_name", StorableString(), primary_key=True),
+    sa.Column("trigger", StorableString(), primary_key=True),
     sa.Column("last_fire_at", UtcDateTime(), nullable=False),
 )
 
 data_objects: Final = sa.Table(
     "data_objects",
     metadata,
-    sa.Column("object_id", sa.String(), primary_key=True),
-    sa.Column("workspace", sa.String(), nullable=False),
-    sa.Column("dataclass", sa.String(), nullable=False),
+    sa.Column("object_id", StorableString(), primary_key=True),
+    sa.Column("workspace", StorableString(), nullable=False),
+    sa.Column("dataclass", StorableString(), nullable=False),
     sa.Column("content", sa.JSON(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
-    sa.Column("created_by", sa.String(), nullable=False),
+    sa.Column("created_by", StorableString(), nullable=False),
     sa.Index(
         "ix_data_objects_workspace_dataclass", "workspace", "dataclass", "created_at"
     ),
@@ -322,8 +366,8 @@ data_objects: Final = sa.Table(
 leases: Final = sa.Table(
     "leases",
     metadata,
-    sa.Column("name", sa.String(), primary_key=True),
-    sa.Column("owner", sa.String(), nullable=False),
+    sa.Column("name", StorableString(), primary_key=True),
+    sa.Column("owner", StorableString(), nullable=False),
     sa.Column("expires_at", UtcDateTime(), nullable=False),
 )
 
@@ -335,7 +379,7 @@ run_numbers: Final = sa.Table(
     metadata,
     #: 1, 2, 3 ... in the order runs are created; never reused (AUTOINCREMENT)
     sa.Column("number", _Serial, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("run_id", StorableString(), sa.ForeignKey("runs.run_id"), nullable=False),
     sa.UniqueConstraint("run_id"),
     sqlite_autoincrement=True,
 )
@@ -346,7 +390,9 @@ plan_numbers: Final = sa.Table(
     metadata,
     #: 1, 2, 3 ... in the order plans are created; never reused (AUTOINCREMENT)
     sa.Column("number", _Serial, primary_key=True, autoincrement=True),
-    sa.Column("plan_id", sa.String(), sa.ForeignKey("plans.plan_id"), nullable=False),
+    sa.Column(
+        "plan_id", StorableString(), sa.ForeignKey("plans.plan_id"), nullable=False
+    ),
     sa.UniqueConstraint("plan_id"),
     sqlite_autoincrement=True,
 )

@@ -25,10 +25,11 @@ from onward.actions.templating import TemplateRenderError, render_inputs
 from onward.clock import Clock
 from onward.domain.runs import AttemptStatus
 from onward.service.work import Report, Work, WorkService
+from onward.text import storable_text
 from onward.worker.logbuffer import LogBuffer
-from onward.worker.retries import BACKOFF, REFUSALS, Backoff
+from onward.worker.retries import BACKOFF, Backoff
 from onward.worker.runner import run_action, template_failure
-from onward.worker.storable import storable_output, storable_text
+from onward.worker.storable import storable_output
 
 _log = structlog.get_logger("onward.attempts")
 _T = TypeVar("_T")
@@ -37,15 +38,14 @@ _T = TypeVar("_T")
 class AttemptRunner:
     """Runs claimed attempts with the step runner and records how each ended.
 
-    A report that fails (the database is down or restarting, or the run kept
-    changing under the engine) is tried again on the run's stored state,
-    waiting longer each time, until it is recorded or the runner is
+    A report the database refuses for what it holds (a StorageRefusedError)
+    is recorded at once without the step's output, with an error saying why
+    (:func:`unstorable`), so that the run goes on or halts per the step. A
+    report that fails otherwise (the database is down or restarting, or the
+    run kept changing under the engine) is tried again on the run's stored
+    state, waiting longer each time, until it is recorded or the runner is
     abandoned: the step has run, and the database must learn how it ended.
-    After ``backoff.tries`` failures in a row, each round checks whether the
-    database refuses the report itself rather than being away; if so, the
-    attempt is recorded without its output, with an error saying why
-    (:meth:`_record_plain`), so that the run goes on or halts per the step
-    instead of waiting for ever. Log lines never hold the report up (see
+    Log lines never hold the report up (see
     :class:`~onward.worker.logbuffer.LogBuffer`).
     """
 
@@ -87,7 +87,7 @@ class AttemptRunner:
         self._stop_reason = reason
 
     def abandon(self) -> None:
-        """Give up reports the database keeps refusing (the process ends now)."""
+        """Give up reports the database does not take (the process ends now)."""
         self._abandoned.set()
 
     async def claim(
@@ -158,6 +158,8 @@ class AttemptRunner:
         failures = 0
         while True:
             error = await self._finish(work, report)
+            if isinstance(error, errors.StorageRefusedError):
+                error = await self._record_plain(work, report, error)
             if error is None:
                 return
             if self._abandoned.is_set():
@@ -169,10 +171,6 @@ class AttemptRunner:
                 )
                 return
             failures += 1
-            if failures >= self._backoff.tries and await self._record_plain(
-                work, report, error
-            ):
-                return
             _log.warning(
                 "attempt.report_retried",
                 run_id=attempt.run_id,
@@ -181,42 +179,28 @@ class AttemptRunner:
             )
             await self._backoff.pause(failures, self._abandoned)
 
-    async def _record_plain(self, work: Work, report: Report, error: Exception) -> bool:
-        """Record the end without the output if the database refuses only the report.
-
-        A line in the run log tells whether the database takes writes now: if
-        it does, and refuses the report again at once, it is refusing the
-        report itself, and the end is recorded without the step's output
-        (see :func:`unstorable`). If the database takes nothing, it is away:
-        the report is tried again later as it is.
+    async def _record_plain(
+        self, work: Work, report: Report, refusal: errors.StorageRefusedError
+    ) -> errors.OnwardError | None:
+        """Record the end of an attempt whose report is refused, without its output.
 
         Returns:
-            True when the end is recorded, one way or the other.
+            What stopped that too, if anything did (the report is then tried
+            again as it is).
         """
-        attempt = work.attempt
-        noted = await self._logs.note(
-            attempt.run_id,
-            attempt.attempt_id,
-            f"the database refused the end of this attempt {self._backoff.tries} "
-            f"times or more: {error}",
-        )
-        if not noted:
-            return False
-        again = await self._finish(work, report)
-        if again is None:
-            return True
-        if await self._finish(work, unstorable(report, again)) is not None:
-            return False
-        _log.error(
-            "attempt.result_unstorable",
-            run_id=attempt.run_id,
-            attempt_id=attempt.attempt_id,
-            status=report.status.value,
-            error=str(again),
-        )
-        return True
+        error = await self._finish(work, unstorable(report, refusal))
+        if error is None:
+            attempt = work.attempt
+            _log.error(
+                "attempt.result_unstorable",
+                run_id=attempt.run_id,
+                attempt_id=attempt.attempt_id,
+                status=report.status.value,
+                error=str(refusal),
+            )
+        return error
 
-    async def _finish(self, work: Work, report: Report) -> Exception | None:
+    async def _finish(self, work: Work, report: Report) -> errors.OnwardError | None:
         """Try to record an attempt's end once; return what stopped it, if anything."""
         attempt = work.attempt
         try:
@@ -225,7 +209,7 @@ class AttemptRunner:
             )
         except errors.NotFoundError:
             _log.warning("attempt.report_dropped", attempt_id=attempt.attempt_id)
-        except REFUSALS as exc:
+        except errors.OnwardError as exc:
             # decided again on the run's stored state, not on a cached one
             # that other processes may have moved on
             self._work.engine.forget(attempt.run_id)

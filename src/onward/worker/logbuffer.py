@@ -1,11 +1,11 @@
 """
 LogBuffer: collects step output lines and writes them to the run log in batches.
 
-Lines are made storable as they arrive (:mod:`onward.worker.storable`). A
-batch the database does not take is kept while its step runs, and tried again
-when the step ends; lines it still refuses then are dropped, with an error log
-and, when the database takes it, a line in the run log saying how many were
-lost: a step's log never holds up the report of how it ended.
+A batch the database does not take is kept while its step runs, and tried
+again when the step ends; lines it still does not take then (or refuses for
+what they hold) are dropped, with an error log and, when the database takes
+it, a line in the run log saying how many were lost: a step's log never holds
+up the report of how it ended. (The stores make the lines' text storable.)
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Final
 
 import structlog
 
+from onward import errors
 from onward.clock import Clock
 from onward.service.ports import LogEntry
 from onward.service.work import WorkService
-from onward.worker.retries import BACKOFF, REFUSALS, Backoff
-from onward.worker.storable import storable_text
+from onward.worker.retries import BACKOFF, Backoff
 
 _log = structlog.get_logger("onward.logs")
 
@@ -59,8 +59,8 @@ class LogBuffer:
                     run_id=run_id,
                     attempt_id=attempt_id,
                     at=self._clock.now(),
-                    stream=storable_text(stream),
-                    line=storable_text(line),
+                    stream=stream,
+                    line=line,
                 )
             )
             if self._flusher is None or self._flusher.done():
@@ -77,8 +77,9 @@ class LogBuffer:
     async def settle_attempt(self, attempt_id: str) -> None:
         """Write what is left of an ended attempt's lines, or drop them.
 
-        A write the database refuses is tried again ``backoff.tries`` times
-        (fewer once abandoned); the lines are then dropped and logged lost.
+        A write that fails is tried again up to ``backoff.tries`` times in all
+        (fewer once abandoned, none when the database refuses the lines for
+        what they hold); the lines are then dropped and logged lost.
         """
         self._open.discard(attempt_id)
         lines = self._lines.pop(attempt_id, [])
@@ -88,7 +89,11 @@ class LogBuffer:
             if error is None:
                 return
             failures += 1
-            if failures >= self._backoff.tries or self._abandoned.is_set():
+            if (
+                isinstance(error, errors.StorageRefusedError)
+                or failures >= self._backoff.tries
+                or self._abandoned.is_set()
+            ):
                 await self._drop(lines, error)
                 return
             await self._backoff.pause(failures, self._abandoned)
@@ -118,26 +123,15 @@ class LogBuffer:
         else:
             await self._drop(lines, error)
 
-    async def _write(self, lines: Sequence[LogEntry]) -> Exception | None:
+    async def _write(self, lines: Sequence[LogEntry]) -> errors.OnwardError | None:
         """Append lines to the run log; return what stopped it, if anything did."""
         try:
             await self._work.log(lines)
-        except REFUSALS as exc:
+        except errors.OnwardError as exc:
             return exc
         return None
 
-    async def note(self, run_id: str, attempt_id: str | None, text: str) -> bool:
-        """Write one ``info`` line of Onward's own now; tell whether it was stored."""
-        entry = LogEntry(
-            run_id=run_id,
-            attempt_id=attempt_id,
-            at=self._clock.now(),
-            stream="info",
-            line=storable_text(text),
-        )
-        return await self._write([entry]) is None
-
-    async def _drop(self, lines: Sequence[LogEntry], error: Exception) -> None:
+    async def _drop(self, lines: Sequence[LogEntry], error: errors.OnwardError) -> None:
         """Give lines up: log it, and say so in the run log if it takes a line."""
         first = lines[0]
         _log.error(
@@ -147,11 +141,18 @@ class LogBuffer:
             lines=len(lines),
             error=str(error),
         )
-        await self.note(
-            first.run_id,
-            first.attempt_id,
-            f"{len(lines)} log lines of this attempt could not be stored "
-            f"and were lost: {error}",
+        # a line of Onward's own, if the database takes it
+        await self._write(
+            [
+                LogEntry(
+                    run_id=first.run_id,
+                    attempt_id=first.attempt_id,
+                    at=self._clock.now(),
+                    stream="info",
+                    line=f"{len(lines)} log lines of this attempt could not be "
+                    f"stored and were lost: {error}",
+                )
+            ]
         )
 
     async def _flush_soon(self) -> None:

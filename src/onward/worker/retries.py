@@ -11,29 +11,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
-from onward import errors
-
-#: what a store raises when it does not take a write: a StorageError (the
-#: database is away, or refused the record: they cannot be told apart), or the
-#: TypeError or ValueError (UnicodeEncodeError) of a driver that could not
-#: encode the record, which the SQL store lets through unwrapped
-REFUSALS: Final = (errors.OnwardError, TypeError, ValueError)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Backoff:
     """Waits that double from ``first`` up to ``last``, each cut to a random 50-100 %.
 
-    The random part keeps apart the reports that failed together (the engine
-    saves a run's reports in one transaction), so that one whose record the
-    database refuses is soon tried alone.
+    The random part keeps apart the writes that failed together, so that they
+    do not all come back to the database at the same moment.
     """
 
     #: the longest first wait
     first: timedelta = timedelta(milliseconds=200)
     #: the longest wait
     last: timedelta = timedelta(seconds=5)
-    #: tries of a write before the database is suspected of refusing its content
+    #: tries of an ended attempt's log lines before they are given up
     tries: int = 5
 
     async def pause(self, failures: int, abandoned: asyncio.Event) -> None:

@@ -1,16 +1,12 @@
 """
-What an action produces, made fit for every store: text and JSON data they all hold.
+What an action produces, made JSON data of text every store holds alike.
 
-Action output enters Onward through the attempt runner only (log lines through
-the log buffer, the output and the error through the report), and passes
-through here on the way in, so that the memory store, SQLite and PostgreSQL
-all hold the same thing:
+An action's output and error enter Onward through the attempt runner's report,
+and pass through here on the way in:
 
-* U+0000 becomes U+FFFD: PostgreSQL ``text`` cannot hold a NUL (and ``jsonb``
-  refuses the ``\\u0000`` escape), while SQLite and the memory store keep it.
-* A surrogate code point (a Python string may hold one, a decoded UTF-8 text
-  never does) cannot be encoded to UTF-8 for any database: a lone one becomes
-  U+FFFD; a high one followed by a low one is the character the pair spells.
+* Text: NUL and lone surrogates become U+FFFD (:func:`onward.text.storable_text`).
+  The stores do the same to whatever they are given, log lines included; doing
+  it here too keeps the run's state in the engine's memory as it is stored.
 * The output becomes JSON data, as the stores keep it: non-string keys are
   written as JSON writes them, tuples become lists, and a value JSON cannot
   hold (a set, a datetime, NaN or an infinity) becomes its ``repr``, as the
@@ -22,24 +18,10 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
-#: the characters no store can hold alike: NUL and every surrogate
-_UNSTORABLE: Final = re.compile("[\x00\ud800-\udfff]")
-#: what stands in for a character that cannot be stored
-REPLACEMENT: Final = "\ufffd"
-
-
-def storable_text(text: str) -> str:
-    """Return ``text`` with NUL and unpaired surrogates replaced by U+FFFD."""
-    if _UNSTORABLE.search(text) is None:
-        return text
-    # through UTF-16, where a surrogate pair is the character it spells and
-    # a lone surrogate is an error, replaced
-    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return joined.replace("\x00", REPLACEMENT)
+from onward.text import storable_text
 
 
 def storable_output(output: Mapping[str, Any]) -> dict[str, Any]:

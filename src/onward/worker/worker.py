@@ -127,8 +127,9 @@ class Worker:
     def hand_back(self) -> None:
         """Kill running attempts now and report them interrupted.
 
-        Reports the database refuses are no longer retried: their attempts are
-        interrupted by the servers once this worker's heartbeat stops.
+        Reports the database does not take are no longer retried: their
+        attempts are interrupted by the servers once this worker's heartbeat
+        stops.
         """
         self.stop_taking()
         self._handed_back = True
@@ -146,7 +147,7 @@ class Worker:
         await self._idle.wait()
 
     async def close(self) -> None:
-        """Stop beating; give up reports the database refuses; flush the logs."""
+        """Stop beating; give up reports the database does not take; flush the logs."""
         if self._beats is not None:
             self._beats.cancel()
             with contextlib.suppress(asyncio.CancelledError):

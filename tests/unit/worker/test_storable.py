@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from onward.actions.base import ActionResult
+from onward.text import storable_text
 from onward.worker.attempts import report_of
-from onward.worker.storable import storable_output, storable_text
+from onward.worker.storable import storable_output
 
 
 @pytest.mark.parametrize(
