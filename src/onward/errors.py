@@ -6,6 +6,8 @@ The whole exception tree of Onward.
     OnwardError
     ├── NotFoundError
     │   ├── PlanNotFoundError
+    │   ├── GroupNotFoundError
+    │   ├── TargetNotFoundError
     │   ├── RunNotFoundError
     │   ├── AttemptNotFoundError
     │   ├── ActionNotFoundError
@@ -61,6 +63,22 @@ class PlanNotFoundError(NotFoundError):
         self.version = version
         suffix = f" (version {version})" if version is not None else ""
         super().__init__(f"Plan not found: {plan}{suffix}")
+
+
+class GroupNotFoundError(NotFoundError):
+    """Group not found."""
+
+    def __init__(self, *, group: str) -> None:
+        self.group = group
+        super().__init__(f"Group not found: {group}")
+
+
+class TargetNotFoundError(NotFoundError):
+    """Target not found."""
+
+    def __init__(self, *, target: str) -> None:
+        self.target = target
+        super().__init__(f"Target not found: {target}")
 
 
 class RunNotFoundError(NotFoundError):

@@ -411,11 +411,11 @@ async def test_unknown_plans_groups_and_vms_are_404s_naming_them(
     )
     assert (no_group.status_code, no_group.json()) == (
         404,
-        {"Message": f"Group not found: {other}"},
+        {"Message": f"VM group not found: {other}"},
     )
     assert (no_vm.status_code, no_vm.json()) == (
         404,
-        {"Message": f"Target not found: {other}"},
+        {"Message": f"VM not found: {other}"},
     )
 
 

@@ -97,8 +97,7 @@ class PlanStatuses:
         for candidate in status.procedure.groups:
             if status.group_uuid(candidate) == group:
                 return status, candidate
-        msg = f"Group not found: {group}"
-        raise errors.NotFoundError(msg)
+        raise errors.GroupNotFoundError(group=str(group))
 
     async def get_target(
         self,
@@ -118,8 +117,7 @@ class PlanStatuses:
                     return status, candidate, found
         if group is not None:
             await self.get_group(workspace, plan, group)
-        msg = f"Target not found: {target}"
-        raise errors.NotFoundError(msg)
+        raise errors.TargetNotFoundError(target=str(target))
 
     async def _status(self, summary: PlanSummary) -> PlanStatus:
         plan = await self._engine.plan_version(

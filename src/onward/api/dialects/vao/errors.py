@@ -159,7 +159,16 @@ def onward_error_response(request: Request, exc: errors.OnwardError) -> Response
         for problem in exc.problems:
             state.setdefault(problem.path or "request", []).append(problem.message)
         return error_response(request, 400, INVALID, model_state=state)
-    return error_response(request, status, exc.message, headers=headers)
+    return error_response(request, status, _message(exc), headers=headers)
+
+
+def _message(exc: errors.OnwardError) -> str:
+    """Return the error's message, a group or target named as VAO names it."""
+    if isinstance(exc, errors.GroupNotFoundError):
+        return f"VM group not found: {exc.group}"
+    if isinstance(exc, errors.TargetNotFoundError):
+        return f"VM not found: {exc.target}"
+    return exc.message
 
 
 def validation_error_response(
