@@ -300,7 +300,7 @@ def add_plans_and_runs_at_0005(url: str) -> None:
             conn.execute(
                 tables.runs.insert(),
                 [
-                    rows.run_to_row(
+                    run_row_before_0007(
                         Run(
                             run_id=run_id,
                             plan_id="pln_b",
@@ -315,6 +315,13 @@ def add_plans_and_runs_at_0005(url: str) -> None:
             )
     finally:
         engine.dispose()
+
+
+def run_row_before_0007(run: Run) -> dict[str, object]:
+    """Return a runs row as revisions before 0007 keep it (no updated_at)."""
+    row = rows.run_to_row(run)
+    del row["updated_at"]
+    return row
 
 
 async def test_number_migration_numbers_runs_and_plans_in_creation_order(
@@ -359,3 +366,89 @@ async def test_number_migration_numbers_runs_and_plans_in_creation_order(
     assert new_run == {"run_new": 4}
     assert new_plan == {plan.plan_id: 3}
     assert second == "run_a"
+
+
+def test_update_time_migration_goes_down_to_the_tables_of_0006_and_up_again(
+    empty_database_url: str,
+) -> None:
+    """Migrating 0007 down and up again leaves runs as 0006 keeps them."""
+    storage.upgrade(empty_database_url, "0006")
+    at_0006 = run_columns(empty_database_url)
+    storage.upgrade(empty_database_url)
+    at_head = run_columns(empty_database_url)
+    storage.downgrade(empty_database_url, "0006")
+
+    assert at_head == at_0006 | {"updated_at"}
+    assert run_columns(empty_database_url) == at_0006
+    assert table_names_and_revision(empty_database_url) == (TABLES, "0006")
+
+
+def run_columns(url: str) -> set[str]:
+    """Return the names of the runs table's columns."""
+    engine = _engine.create_engine(_engine.normalise_url(url), pool_size=1)
+    try:
+        return {column["name"] for column in sa.inspect(engine).get_columns("runs")}
+    finally:
+        engine.dispose()
+
+
+async def test_update_time_migration_gives_each_run_its_latest_known_time(
+    empty_database_url: str,
+) -> None:
+    """A run's updated_at starts as its finish, else its start, else its creation."""
+    storage.upgrade(empty_database_url, "0006")
+    times = {
+        "run_new": {},
+        "run_started": {"started_at": T0 + timedelta(minutes=1)},
+        "run_finished": {
+            "started_at": T0 + timedelta(minutes=1),
+            "finished_at": T0 + timedelta(minutes=2),
+        },
+    }
+    add_plan_and_runs(empty_database_url, times)
+    storage.upgrade(empty_database_url)
+    store = storage.open_store(empty_database_url, migrate=False)
+    try:
+        loaded = {run_id: await store.get_run(run_id) for run_id in times}
+    finally:
+        await store.close()
+
+    assert {run_id: run.updated_at for run_id, run in loaded.items()} == {
+        "run_new": T0,
+        "run_started": T0 + timedelta(minutes=1),
+        "run_finished": T0 + timedelta(minutes=2),
+    }
+
+
+def add_plan_and_runs(url: str, times: dict[str, dict[str, datetime]]) -> None:
+    """Store one plan and a run per id, with its given times, as 0006 keeps them."""
+    engine = _engine.create_engine(_engine.normalise_url(url), pool_size=1)
+    plan = {
+        "plan_id": "pln",
+        "workspace": "default",
+        "name": "pln",
+        "created_at": T0,
+        "enabled": True,
+    }
+    try:
+        with engine.begin() as conn:
+            conn.execute(tables.plans.insert(), [plan])
+            conn.execute(
+                tables.runs.insert(),
+                [
+                    run_row_before_0007(
+                        Run(
+                            run_id=run_id,
+                            plan_id="pln",
+                            plan_name="pln",
+                            plan_version=1,
+                            version=1,
+                            created_at=T0,
+                            **at,  # type: ignore[arg-type]
+                        )
+                    )
+                    for run_id, at in times.items()
+                ],
+            )
+    finally:
+        engine.dispose()

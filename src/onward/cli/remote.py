@@ -277,6 +277,7 @@ def run_record(run: m.Run) -> Run:
         created_at=run.created_at,
         started_at=run.started_at,
         finished_at=run.finished_at,
+        updated_at=run.updated_at,
         halt_points=tuple(
             HaltPoint(
                 lane=LaneKey(stage=h.stage_index, target=h.target_index),

@@ -254,6 +254,7 @@ class Run(_Model):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    updated_at: datetime | None = None
     warnings: int = 0
     trigger: Trigger = Trigger.MANUAL
     triggered_by: str = ""

@@ -305,6 +305,7 @@ class RunDraft:
             stages=tuple(self.progress),
             ready=tuple(self.ready),
             version=self.state.run.version + 1,
+            updated_at=self.now,
         )
         return effects.Decision(
             run=run,

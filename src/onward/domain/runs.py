@@ -208,6 +208,8 @@ class Run:
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    #: when the run's record was last written (None until its first decision)
+    updated_at: datetime | None = None
     stages: tuple[StageProgress, ...] = ()
     halt_points: tuple[HaltPoint, ...] = ()
     #: a critical failure stopped new work until an operator continues

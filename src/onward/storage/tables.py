@@ -5,7 +5,8 @@ The migrations (``migrations/versions/``) create exactly these tables:
 ``0001_initial`` the plans and runs, ``0002_access`` the access records,
 ``0003_triggers`` the trigger records, ``0004_leases`` the leases,
 ``0005_plan_enabled`` a plan's switch, ``0006_numbers`` the numbers of runs
-and plans; ``tests/integration/test_migrations.py`` checks that they agree.
+and plans, ``0007_run_updated_at`` when a run was last written;
+``tests/integration/test_migrations.py`` checks that they agree.
 Enum values are stored as their lower-case strings; nested records
 (step states, halt points, stage progress, lane keys) are stored as JSON.
 
@@ -142,6 +143,7 @@ runs: Final = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("started_at", UtcDateTime(), nullable=True),
     sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("updated_at", UtcDateTime(), nullable=True),
     #: list of {next_target, active}
     sa.Column("stages", sa.JSON(), nullable=False),
     #: list of {stage, target, step, error}

@@ -55,6 +55,18 @@ def test_a_plan_without_failures_runs_every_step_once_in_order() -> None:
     ]
 
 
+def test_every_decision_stamps_the_run_with_its_time() -> None:
+    """A run's updated_at is the time of the last decision that wrote it."""
+    sim = two_groups()
+    started = sim.state.run.updated_at
+    sim.now += timedelta(minutes=5)
+
+    run = sim.work(fail_at(("db", "db1", "stop")))
+
+    assert started is not None
+    assert run.updated_at == started + timedelta(minutes=5)
+
+
 def test_a_critical_failure_halts_the_run_with_its_halt_point() -> None:
     """A failed critical step halts the run and names target, step and error."""
     sim = two_groups()

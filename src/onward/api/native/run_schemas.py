@@ -152,6 +152,7 @@ class RunOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    updated_at: datetime | None
     warnings: int
     trigger: Trigger
     triggered_by: str
@@ -175,6 +176,7 @@ class RunOut(BaseModel):
             created_at=run.created_at,
             started_at=run.started_at,
             finished_at=run.finished_at,
+            updated_at=run.updated_at,
             warnings=run.warnings,
             trigger=run.trigger,
             triggered_by=run.triggered_by,

@@ -86,7 +86,7 @@ def iso(moment: datetime | None) -> str | None:
 def member_values(task: NumberedRun) -> dict[str, Any]:
     """Return the task's members as values (times as datetimes), by JP1/AO name."""
     run = task.run
-    updated = run.finished_at or run.started_at or run.created_at
+    updated = run.updated_at or run.created_at
     return {
         "instanceID": task.number,
         "name": f"{run.plan_name}_{run.created_at:%Y%m%d%H%M%S}",

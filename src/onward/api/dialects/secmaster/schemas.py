@@ -176,7 +176,7 @@ def instance_body(
         "status": status_of(run, retried=retried),
         "trigger_type": TRIGGER_TYPES[run.trigger],
         "start_time": wire_time(run.created_at),
-        "end_time": wire_time(run.finished_at or run.started_at or run.created_at),
+        "end_time": wire_time(run.updated_at or run.created_at),
     }
 
 
