@@ -8,13 +8,36 @@ import os
 import socket
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+
+class HttpsListener(BaseModel):
+    """A further listener: the same application over HTTPS on a port of its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: its port
+    port: int = Field(ge=1, le=65535)
+    #: its address (None: the server's ``host``)
+    host: str | None = None
+    #: its certificate chain (PEM; None: the server's ``certfile``)
+    certfile: str | None = None
+    #: the private key of its certfile (PEM; None: the server's ``keyfile``)
+    keyfile: str | None = None
+
+    @model_validator(mode="after")
+    def _check_pair(self) -> Self:
+        """Require the certificate and its key together."""
+        if (self.certfile is None) != (self.keyfile is None):
+            msg = "a listener's certificate needs both certfile and keyfile"
+            raise ValueError(msg)
+        return self
 
 
 class Settings(BaseSettings):
@@ -60,15 +83,9 @@ class Settings(BaseSettings):
     #: the server secret that access keys' secret keys are derived from (request
     #: signing); None: access keys are off. Changing it invalidates every secret key.
     access_key_master: str | None = Field(default=None, min_length=32)
-    #: port of a second, HTTPS-only listener for Veeam Enterprise Manager clients
-    #: (the vendor's is 9398); None: no second listener
-    veeam_em_port: int | None = Field(default=None, ge=1, le=65535)
-    #: address of that listener (None: ``host``)
-    veeam_em_host: str | None = None
-    #: its certificate chain (PEM; None: ``certfile``)
-    veeam_em_certfile: str | None = None
-    #: its private key (PEM; None: ``keyfile``)
-    veeam_em_keyfile: str | None = None
+    #: further listeners, each serving the same application over HTTPS on a
+    #: port of its own (a port that clients of a dialect expect, say)
+    https_listeners: list[HttpsListener] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_tls(self) -> Self:
@@ -79,34 +96,28 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _check_veeam_em_listener(self) -> Self:
-        """Require a certificate for the vendor's listener, on a port of its own."""
-        if (self.veeam_em_certfile is None) != (self.veeam_em_keyfile is None):
-            msg = (
-                "the Enterprise Manager listener needs both veeam_em_certfile and "
-                "veeam_em_keyfile (ONWARD_VEEAM_EM_CERTFILE/KEYFILE)"
-            )
-            raise ValueError(msg)
-        if self.veeam_em_port is None:
-            return self
-        if self.veeam_em_tls is None:
-            msg = (
-                "veeam_em_port: Enterprise Manager clients speak HTTPS only; give "
-                "veeam_em_certfile and veeam_em_keyfile, or certfile and keyfile"
-            )
-            raise ValueError(msg)
-        if self.veeam_em_port == self.port and (
-            self.veeam_em_host in (None, self.host)
-        ):
-            msg = f"veeam_em_port: {self.veeam_em_port} is the server's port already"
-            raise ValueError(msg)
+    def _check_https_listeners(self) -> Self:
+        """Require a certificate for each listener, and an address of its own."""
+        taken = {(self.host, self.port)}
+        for index, listener in enumerate(self.https_listeners):
+            name = f"https_listeners[{index}]"
+            if self.listener_tls(listener) is None:
+                msg = (
+                    f"{name}: a listener serves HTTPS only; give its certfile and "
+                    "keyfile, or the server's certfile and keyfile"
+                )
+                raise ValueError(msg)
+            address = (listener.host or self.host, listener.port)
+            if address in taken:
+                msg = f"{name}: port {listener.port} on {address[0]} is taken already"
+                raise ValueError(msg)
+            taken.add(address)
         return self
 
-    @property
-    def veeam_em_tls(self) -> tuple[str, str] | None:
-        """Return the Enterprise Manager listener's certificate and key files."""
-        if self.veeam_em_certfile and self.veeam_em_keyfile:
-            return self.veeam_em_certfile, self.veeam_em_keyfile
+    def listener_tls(self, listener: HttpsListener) -> tuple[str, str] | None:
+        """Return a listener's certificate and key (its own, else the server's)."""
+        if listener.certfile and listener.keyfile:
+            return listener.certfile, listener.keyfile
         if self.certfile and self.keyfile:
             return self.certfile, self.keyfile
         return None

@@ -1,9 +1,10 @@
 """
-`onward serve` with `veeam_em_port`: Enterprise Manager clients on HTTPS, own port.
+`onward serve` with `https_listeners`: Enterprise Manager clients on HTTPS, own port.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -45,12 +46,8 @@ def listener_env(
 ) -> dict[str, str]:
     """Return the environment of a server with the vendor listener on ``em_port``."""
     cert, key = certificate
-    return server_env(
-        tmp_path,
-        veeam_em_port=str(em_port),
-        veeam_em_certfile=str(cert),
-        veeam_em_keyfile=str(key),
-    )
+    listener = {"port": em_port, "certfile": str(cert), "keyfile": str(key)}
+    return server_env(tmp_path, https_listeners=json.dumps([listener]))
 
 
 def spawn(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -176,7 +173,7 @@ def test_the_listener_takes_the_servers_certificate_when_it_has_none_of_its_own(
     """With only --certfile/--keyfile, the main and the vendor port are both HTTPS."""
     cert, key = certificate
     port, em_port = free_port(), free_port()
-    env = server_env(tmp_path, veeam_em_port=str(em_port))
+    env = server_env(tmp_path, https_listeners=json.dumps([{"port": em_port}]))
     process = spawn(
         tmp_path,
         env,
@@ -202,7 +199,7 @@ def test_a_vendor_port_without_a_certificate_is_a_configuration_error(
     tmp_path: Path,
 ) -> None:
     """Enterprise Manager clients speak HTTPS only: no certificate, no server."""
-    env = server_env(tmp_path, veeam_em_port=str(free_port()))
+    env = server_env(tmp_path, https_listeners=json.dumps([{"port": free_port()}]))
 
     result = subprocess.run(
         [sys.executable, "-m", "onward", "serve", "--port", str(free_port())],
@@ -215,7 +212,7 @@ def test_a_vendor_port_without_a_certificate_is_a_configuration_error(
 
     assert result.returncode == 1
     assert "invalid configuration" in result.stderr
-    assert "veeam_em_port" in result.stderr
+    assert "https_listeners[0]: a listener serves HTTPS only" in result.stderr
     assert "Traceback" not in result.stderr
 
 

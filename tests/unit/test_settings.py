@@ -1,13 +1,20 @@
-"""Settings: the rules that tie settings together, refused naming the setting."""
+"""Settings: the rules that tie settings together, refused naming the setting.
+
+And the further HTTPS listeners ``onward serve`` makes of them.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pydantic
 import pytest
+from fastapi import FastAPI
 
-from onward.config import Settings
+from onward.cli import listeners
+from onward.config import HttpsListener, Settings
 
 
 def settings(**given: Any) -> Settings:
@@ -15,61 +22,142 @@ def settings(**given: Any) -> Settings:
     return Settings(**given)
 
 
-def test_the_vendor_listener_takes_its_own_certificate_first() -> None:
-    """veeam_em_certfile/keyfile win over the server's certfile/keyfile."""
+def test_a_listener_takes_its_own_certificate_first() -> None:
+    """A listener's certfile/keyfile win over the server's certfile/keyfile."""
     found = settings(
         certfile="main.pem",
         keyfile="main.key",
-        veeam_em_port=9398,
-        veeam_em_certfile="em.pem",
-        veeam_em_keyfile="em.key",
+        https_listeners=[{"port": 9398, "certfile": "em.pem", "keyfile": "em.key"}],
     )
 
-    assert found.veeam_em_tls == ("em.pem", "em.key")
+    assert found.listener_tls(found.https_listeners[0]) == ("em.pem", "em.key")
 
 
-def test_the_vendor_listener_falls_back_on_the_servers_certificate() -> None:
-    """Without a certificate of its own, the listener uses the server's."""
-    found = settings(certfile="main.pem", keyfile="main.key", veeam_em_port=9398)
+def test_a_listener_falls_back_on_the_servers_certificate() -> None:
+    """Without a certificate of its own, a listener uses the server's."""
+    found = settings(
+        certfile="main.pem", keyfile="main.key", https_listeners=[{"port": 9398}]
+    )
 
-    assert found.veeam_em_tls == ("main.pem", "main.key")
+    assert found.listener_tls(found.https_listeners[0]) == ("main.pem", "main.key")
+
+
+def test_listeners_come_from_the_environment_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ONWARD_HTTPS_LISTENERS holds a JSON list of listeners."""
+    listeners = [
+        {"port": 9398, "certfile": "em.pem", "keyfile": "em.key"},
+        {"port": 9443, "host": "10.0.0.1", "certfile": "b.pem", "keyfile": "b.key"},
+    ]
+    monkeypatch.setenv("ONWARD_HTTPS_LISTENERS", json.dumps(listeners))
+
+    found = Settings()
+
+    assert found.https_listeners == [HttpsListener(**item) for item in listeners]
+
+
+def test_listeners_come_from_the_config_file_as_tables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """ONWARD_CONFIG_FILE names a TOML file with [[https_listeners]] tables."""
+    config = tmp_path / "onward.toml"
+    config.write_text(
+        'certfile = "main.pem"\nkeyfile = "main.key"\n\n'
+        "[[https_listeners]]\nport = 9398\n\n"
+        '[[https_listeners]]\nport = 9443\nhost = "10.0.0.1"\n'
+    )
+    monkeypatch.setenv("ONWARD_CONFIG_FILE", str(config))
+
+    found = Settings()
+
+    assert found.https_listeners == [
+        HttpsListener(port=9398),
+        HttpsListener(port=9443, host="10.0.0.1"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("given", "named"),
     [
-        pytest.param({"veeam_em_port": 9398}, "veeam_em_port", id="no-certificate"),
         pytest.param(
-            {"veeam_em_port": 9398, "veeam_em_certfile": "em.pem"},
-            "veeam_em_keyfile",
+            {"https_listeners": [{"port": 9398}]},
+            "https_listeners[0]: a listener serves HTTPS only",
+            id="no-certificate",
+        ),
+        pytest.param(
+            {"https_listeners": [{"port": 9398, "certfile": "em.pem"}]},
+            "needs both certfile and keyfile",
             id="half-a-pair",
         ),
         pytest.param(
-            {"veeam_em_port": 8400, "certfile": "c.pem", "keyfile": "k.pem"},
-            "veeam_em_port",
+            {
+                "https_listeners": [{"port": 8400}],
+                "certfile": "c.pem",
+                "keyfile": "k.pem",
+            },
+            "https_listeners[0]: port 8400 on 127.0.0.1 is taken already",
             id="the-servers-port",
         ),
-        pytest.param({"veeam_em_port": 0}, "veeam_em_port", id="port-zero"),
-        pytest.param({"veeam_em_port": 70000}, "veeam_em_port", id="port-too-big"),
+        pytest.param(
+            {
+                "https_listeners": [{"port": 9398}, {"port": 9398}],
+                "certfile": "c.pem",
+                "keyfile": "k.pem",
+            },
+            "https_listeners[1]: port 9398 on 127.0.0.1 is taken already",
+            id="twice-the-same-port",
+        ),
+        pytest.param({"https_listeners": [{"port": 0}]}, "port", id="port-zero"),
+        pytest.param({"https_listeners": [{"port": 70000}]}, "port", id="port-too-big"),
+        pytest.param({"https_listeners": [{}]}, "port", id="no-port"),
+        pytest.param(
+            {"https_listeners": [{"port": 9398, "tls": True}]}, "tls", id="unknown-key"
+        ),
     ],
 )
-def test_an_impossible_vendor_listener_is_refused_naming_the_setting(
+def test_an_impossible_listener_is_refused_naming_the_setting(
     given: dict[str, Any], named: str
 ) -> None:
     """Each impossible combination is a validation error that names the setting."""
     with pytest.raises(pydantic.ValidationError) as raised:
         settings(**given)
 
+    assert "https_listeners" in str(raised.value)
     assert named in str(raised.value)
 
 
-def test_the_vendor_listener_may_share_the_port_on_another_address() -> None:
+def test_a_listener_may_share_the_port_on_another_address() -> None:
     """The same port number on another address is no conflict."""
     found = settings(
         certfile="c.pem",
         keyfile="k.pem",
-        veeam_em_port=8400,
-        veeam_em_host="10.0.0.1",
+        https_listeners=[{"port": 8400, "host": "10.0.0.1"}],
     )
 
-    assert found.veeam_em_port == 8400
+    assert found.https_listeners[0].port == 8400
+
+
+def test_serve_configures_each_listener_in_order_over_the_same_app() -> None:
+    """One HTTPS server a listener, on its address, with its certificate."""
+    app = FastAPI()
+    found = settings(
+        host="0.0.0.0",  # noqa: S104 - the address is only compared
+        certfile="main.pem",
+        keyfile="main.key",
+        https_listeners=[
+            {"port": 9398, "certfile": "em.pem", "keyfile": "em.key"},
+            {"port": 9443, "host": "10.0.0.1"},
+        ],
+    )
+
+    configs = listeners.configured(app, found, timeout_graceful_shutdown=3)
+
+    assert [
+        (c.app, c.host, c.port, c.ssl_certfile, c.ssl_keyfile, c.lifespan)
+        for c in configs
+    ] == [
+        (app, "0.0.0.0", 9398, "em.pem", "em.key", "off"),  # noqa: S104
+        (app, "10.0.0.1", 9443, "main.pem", "main.key", "off"),
+    ]
+    assert {c.timeout_graceful_shutdown for c in configs} == {3}

@@ -76,10 +76,11 @@ ACCESS_KEY: KeyKind[m.AccessKey] = KeyKind(
     noun="access key",
     help="""Make, list and revoke access keys (AK/SK).
 
-    An access key id (AK) and its secret key (SK) sign requests as the Huawei
-    Cloud SDK does (the SecMaster dialect); an access key acts as you, within
-    the limits given when it is made. The server makes them only when it has
-    ONWARD_ACCESS_KEY_MASTER set; otherwise `create` exits 4.
+    An access key id (AK) and its secret key (SK) sign requests, for clients
+    that authenticate by request signing (see docs/dialects.md); an access
+    key acts as you, within the limits given when it is made. The server
+    makes them only when it has ONWARD_ACCESS_KEY_MASTER set; otherwise
+    `create` exits 4.
     """,
     to_save="secret key",
     list_keys=OnwardClient.list_access_keys,

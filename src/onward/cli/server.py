@@ -25,7 +25,7 @@ import uvicorn
 from onward import demo as demo_plan
 from onward import storage
 from onward.api.app import create_app
-from onward.api.dialects.veeam_em import listener as veeam_em_listener
+from onward.cli import listeners
 from onward.cli.backend import Options, call_local, display_url, pass_options
 from onward.config import Settings
 from onward.domain.runs import Run
@@ -92,8 +92,8 @@ def serve_app(runtime: Runtime, settings: Settings) -> bool:
     """Serve the app until a signal stops it; tell whether it had started.
 
     The main server (``host:port``) runs the app's lifespan, hence the runtime;
-    the vendor listeners the settings ask for (``veeam_em_port``) serve the same
-    app once it has started. Every socket is bound before anything starts, so a
+    the further listeners the settings ask for (``https_listeners``) serve the
+    same app once it has started. Every socket is bound before anything starts, so a
     taken port stops the command at once.
 
     Raises:
@@ -114,10 +114,10 @@ def serve_app(runtime: Runtime, settings: Settings) -> bool:
         log_level=level,
         timeout_graceful_shutdown=grace,
     )
-    vendor = veeam_em_listener.configured(
+    further = listeners.configured(
         app, settings, log_level=level, timeout_graceful_shutdown=grace
     )
-    servers = [_Server(config) for config in (main, vendor) if config]
+    servers = [_Server(config) for config in (main, *further)]
     with _signals_stop_quietly():
         try:
             sockets = [_bind(server.config) for server in servers]
@@ -161,7 +161,7 @@ async def _serve_in_turn(servers: list[_Server], sockets: list[socket.socket]) -
 
     When one stops, all stop. Each server catches SIGINT/SIGTERM while it
     serves and raises them again for the one before it when it is done, so a
-    signal stops the vendor listeners first, then the main server.
+    signal stops the further listeners first, then the main server.
     """
     main = servers[0]
     tasks = [asyncio.create_task(main.serve(sockets=sockets[:1]))]

@@ -167,7 +167,7 @@ class AccessKey(KeyRecord):
 
     #: the AK: names the key in signed requests (not a secret)
     access_key_id: str
-    #: the SK: signs requests (SDK-HMAC-SHA256); shown once
+    #: the SK: signs requests (HMAC-SHA256); shown once
     secret_key: str | None = None
 
 

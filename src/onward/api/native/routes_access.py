@@ -289,9 +289,9 @@ async def create_access_key(
 ) -> Response:
     """Make an access key acting as the caller; its secret key is shown this once.
 
-    The access key id (AK) and secret key (SK) sign requests of the SecMaster
-    dialect (SDK-HMAC-SHA256). A server without ONWARD_ACCESS_KEY_MASTER makes
-    none: 409.
+    The access key id (AK) and secret key (SK) sign the requests of clients
+    that authenticate by request signing (HMAC-SHA256). A server without
+    ONWARD_ACCESS_KEY_MASTER makes none: 409.
     """
 
     async def act(caller: Caller) -> Reply:
