@@ -4,8 +4,9 @@ The console end to end: a real `onward serve`, driven by headless Chromium (Play
 Chromium is Debian's (``/usr/bin/chromium``, which ``.ci/run`` installs when
 missing); Playwright never downloads a browser here. Without Chromium or the
 ``playwright`` package the tests are skipped, and fail when ``CI=true``.
-Screenshots go to ``docs/screenshots/`` (overwritten on every run) for the
-README.
+Screenshots for the README go to ``docs/screenshots/`` when
+``ONWARD_UPDATE_SCREENSHOTS=1`` is set; otherwise to a temporary folder, so
+that a test run leaves the checkout as it was.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -189,8 +191,16 @@ def _log_in(page: Page, server: Server, username: str, password: str) -> None:
 
 
 def _shoot(page: Page, name: str, **options: Any) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), **options)
+    folder = _screenshot_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), **options)
+
+
+def _screenshot_folder() -> Path:
+    """Return docs/screenshots when asked to update them, else a temporary folder."""
+    if os.environ.get("ONWARD_UPDATE_SCREENSHOTS") == "1":
+        return SCREENSHOTS
+    return Path(tempfile.gettempdir()) / "onward-screenshots"
 
 
 def _fits_the_width(page: Page) -> bool:
