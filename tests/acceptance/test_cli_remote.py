@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdksecmaster.v1 import ListPlaybookInstancesRequest, SecMasterClient
 
+from processes import free_port
+
 ADMIN = "admin"
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account
 START_TIMEOUT = 30.0
@@ -32,14 +33,6 @@ groups:
       - {name: greet, action: shell, with: {command: "echo hello {{ target.name }}"}}
       - {name: check, action: shell, with: {command: "test {{ target.name }} != b"}}
 """
-
-
-def free_port() -> int:
-    """Return a TCP port nobody listens on (for now)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_env(tmp_path: Path) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from onward.config import Settings
 from onward.domain.runs import AttemptStatus, RunStatus
 from onward.runtime import Runtime
 from onward.storage import open_store
+from processes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +41,6 @@ def plan_text(journal: Path, on_interrupt: str) -> str:
     return (
         f"name: crashy\ngroups:\n  - name: g\n    targets: [t1]\n    steps:\n{steps}\n"
     )
-
-
-def free_port() -> int:
-    """Return a free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Server:

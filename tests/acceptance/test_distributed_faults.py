@@ -30,7 +30,6 @@ import pwd
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from onward import storage
 from onward.config import Settings
 from onward.domain.runs import Attempt, AttemptStatus, Run, RunStatus
 from onward.runtime import Runtime
+from processes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -75,13 +75,6 @@ TIMINGS = {
     "ONWARD_LOG_LEVEL": "info",
 }
 RESTING = (RunStatus.SUCCEEDED, RunStatus.HALTED, RunStatus.FAILED, RunStatus.CANCELLED)
-
-
-def free_port() -> int:
-    """Return a free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:

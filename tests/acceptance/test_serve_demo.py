@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,19 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
+from processes import free_port
+
 #: bounds of every wait, in seconds
 STARTUP_TIMEOUT = 30
 HALT_TIMEOUT = 60
 RUN_TIMEOUT = 120
 STOP_TIMEOUT = 30
-
-
-def free_port() -> int:
-    """Return a TCP port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 import pytest
+
+from processes import free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -67,13 +68,6 @@ def _require_browser() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"the console end-to-end tests need a browser: {reason}")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -128,7 +122,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         ONWARD_POLL_INTERVAL="0.2",
         TMPDIR=str(home),
     )
-    port = _free_port()
+    port = free_port()
     db_url = f"sqlite:///{home / 'onward.db'}"
     log = home / "serve.log"
     command = [sys.executable, "-m", "onward", "--db", db_url, "serve"]
