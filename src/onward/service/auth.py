@@ -259,8 +259,7 @@ class AuthService:
     ) -> User:
         account_key, address_key = f"user:{username}", f"addr:{address}"
         self.limiter.check(account_key, address_key)
-        # a name create_user refuses can belong to no one; some also cannot be
-        # sent to the database at all (PostgreSQL refuses a NUL in a query)
+        # a name create_user refuses belongs to no one: it is not looked up
         user = await self._store.find_user(username) if _is_username(username) else None
         # verified even for an unknown or disabled user, so that timing tells nothing
         verified = _verify(user.password_hash if user is not None else "", password)
