@@ -442,6 +442,9 @@ async def test_malformed_sdk_dates_are_401(
         ("GET", "/{id}/operation"),
         ("PUT", "/{id}/operation"),
         ("DELETE", "/{id}/operation"),
+        # methods HTTP itself does not define (WebDAV's, a made-up one)
+        ("PROPFIND", ""),
+        ("FROB", "/{id}/operation"),
     ],
 )
 async def test_methods_a_path_does_not_take_are_the_gateway_s_404(

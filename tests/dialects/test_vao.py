@@ -564,6 +564,31 @@ async def test_a_method_the_resource_does_not_support_is_a_405(
     assert "DELETE" in answer.json()["Message"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("PROPFIND", PLANS, 405),
+        ("FROB", f"{PLANS}/{{id}}/Continue", 405),
+        ("FROB", "/api/token", 405),
+        ("FROB", f"{PLANS}/{{id}}/Nothing", 404),
+    ],
+)
+async def test_a_method_http_does_not_define_is_answered_in_web_apis_words(
+    vao: httpx.AsyncClient, ann: dict[str, str], method: str, path: str, status: int
+) -> None:
+    """WebDAV's PROPFIND or a made-up method: Web API's 405 (or 404), not Onward's."""
+    path = path.format(id="00000000-0000-0000-0000-000000000001")
+
+    answer = await vao.request(method, path, headers=ann)
+
+    assert answer.status_code == status
+    assert answer.headers["content-type"].startswith("application/json")
+    assert set(answer.json()) == {"Message"}
+    if status == 405:
+        assert method in answer.json()["Message"]
+        assert answer.headers["allow"]
+
+
 # --- media types --------------------------------------------------------------------
 
 

@@ -313,6 +313,10 @@ def test_a_lone_surrogate_is_written_safely_either_way(
         ("DELETE", f"/api/jobs/{SEED_JOB}", "GET, POST"),
         ("POST", "/api/tasks/task-1", "DELETE, GET"),
         ("PATCH", f"/api/logonSessions/{NOBODY}", "DELETE, GET"),
+        # methods HTTP itself does not define (WebDAV's, a made-up one)
+        ("PROPFIND", "/api/jobs", "GET"),
+        ("FROB", f"/api/jobs/{SEED_JOB}", "GET, POST"),
+        ("FROB", "/api/sessionMngr/", "POST"),
     ],
 )
 async def test_a_method_a_resource_does_not_support_is_the_vendors_405(

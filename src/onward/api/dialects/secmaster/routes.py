@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from onward import errors
 from onward.api.deps import Services
+from onward.api.dialects.routing import AnyMethod
 from onward.api.dialects.secmaster import schemas, signing
 from onward.api.dialects.secmaster.errors import (
     NOT_FOUND,
@@ -198,7 +199,15 @@ async def operate_instance(
     return _body(instance, project_id)
 
 
-@router.api_route("/v1/{path:path}", methods=_METHODS)
 async def unknown(path: str) -> JSONResponse:
     """Any other SecMaster path, or a method its path does not take, is no API."""
     return error_response(404, NOT_FOUND, "The requested API does not exist")
+
+
+class _Fallback(AnyMethod, SecMasterRoute):
+    """The route of what the others leave: every method, as the gateway answers."""
+
+
+router.add_api_route(
+    "/v1/{path:path}", unknown, methods=_METHODS, route_class_override=_Fallback
+)

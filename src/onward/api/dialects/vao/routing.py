@@ -14,7 +14,7 @@ by ``unmatched``: Web API's 404, or its 405 with ``Allow``.
 
 import re
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, Final, NoReturn
+from typing import Any, NoReturn
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -22,9 +22,6 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from onward.api.dialects.vao import errors
-
-#: every method a client may send; the fallback routes take them all
-METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 class VaoRoute(APIRoute):

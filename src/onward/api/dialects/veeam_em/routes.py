@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 
 from onward import errors
+from onward.api.dialects.routing import AnyMethod
 from onward.api.dialects.veeam_em import render, resources
 from onward.api.dialects.veeam_em.deps import (
     Operator,
@@ -251,9 +252,15 @@ async def no_resource(request: Request) -> Response:
     raise EmRequestError(404, msg)
 
 
+class _Fallback(AnyMethod, EmRoute):
+    """A route of what the resources leave: every method, in the vendor's envelope."""
+
+
 # after every resource: what they leave unanswered under the vendor's paths
 for _path in (*_ROOTS, *_TREES, *(f"{tree}/{{path:path}}" for tree in _TREES)):
-    router.add_api_route(_path, no_resource, methods=_METHODS)
+    router.add_api_route(
+        _path, no_resource, methods=_METHODS, route_class_override=_Fallback
+    )
 
 
 def _accepted(request: Request, view: OperationView) -> Response:
