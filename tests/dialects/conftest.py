@@ -8,9 +8,9 @@ address the vendor's examples use, and each dialect has the signed-in user of it
 seed examples (``ann``, ``seed_session``, ``system``, ``operator``).
 
 A module whose runtime differs on purpose says so with fixtures of its own: the
-SecMaster golden answers run on a frozen clock (``runtime`` there), the Enterprise
-Manager errors use a frozen runtime that runs no steps (``frozen``), the SecMaster
-requests a SQLite store (``sql_client``).
+SecMaster golden answers and JP1/AO's HSSO tokens run on a frozen clock
+(``runtime`` there), the Enterprise Manager errors use a frozen runtime that runs
+no steps (``frozen``), the SecMaster requests a SQLite store (``sql_client``).
 """
 
 from __future__ import annotations

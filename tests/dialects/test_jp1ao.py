@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Final
 
@@ -44,6 +45,8 @@ JP1_HEADERS: Final = {
     "cache-control": "no-cache",
     "content-type": "application/json",
 }
+#: the seed's ``WWW-Authenticate: HSSO <token>`` (the token an opaque token68)
+HSSO_CHALLENGE: Final = re.compile(r"HSSO (?P<token>[A-Za-z0-9._~+/-]+=*)")
 
 
 async def task_2026(runtime: Runtime, tmp_path: Path) -> Run:
@@ -66,7 +69,10 @@ async def task_url(runtime: Runtime, run: Run) -> str:
 async def test_seed_rerunstart_descriptor_is_answered_as_documented(
     runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    """The seed's request, replayed literally, gets the seed's headers and body."""
+    """The seed's request, replayed literally, gets the seed's headers and body.
+
+    Its HSSO token then signs the same request in instead of the password.
+    """
     await task_2026(runtime, tmp_path)
 
     response = await jp1ao.get(
@@ -80,14 +86,25 @@ async def test_seed_rerunstart_descriptor_is_answered_as_documented(
         },
     )
 
+    headers = dict(response.headers)
+    challenge = HSSO_CHALLENGE.fullmatch(headers.pop("www-authenticate", ""))
     assert response.status_code == 200
-    assert {k: response.headers[k] for k in JP1_HEADERS} == JP1_HEADERS
+    # the seed's Date, Server and chunked framing are the HTTP server's
+    assert headers == {**JP1_HEADERS, "content-length": str(len(response.content))}
+    assert challenge is not None
     assert response.json() == {
         "name": "rerunStart",
         "href": "http://10.196.184.238:22015/Automation/v1/objects/Tasks/2026/actions/rerunStart/invoke",
         "method": "POST",
         "parameters": [],
     }
+    again = await jp1ao.get(
+        "/Automation/v1/objects/Tasks/2026/actions/rerunStart",
+        headers={"Authorization": f"HSSO {challenge['token']}"},
+    )
+    assert again.status_code == 200
+    assert again.json() == response.json()
+    assert again.headers["www-authenticate"] == f"HSSO {challenge['token']}"
 
 
 @pytest.mark.usefixtures("system")

@@ -243,6 +243,30 @@ class AuthService:
             expires_at=self._clock.now() + self._session_lifetime,
         )
 
+    async def issue_session(self, principal: Principal) -> IssuedSecret:
+        """Issue a session token to a principal who signed in with a password.
+
+        For APIs that verify the password themselves (``verify_password``) and
+        give the client a token to send instead of it.
+
+        Raises:
+            ConflictError: the principal signed in with a token or an API key
+                (whose limits a session would not keep).
+            AuthenticationError: the user has been disabled since.
+        """
+        if principal.credential_id:
+            msg = "A session is issued for a password sign-in, not for a token"
+            raise errors.ConflictError(msg)
+        user = await self._store.get_user(principal.user_id)
+        if user.disabled:
+            msg = "The account is disabled"
+            raise errors.AuthenticationError(msg)
+        return await self._issue(
+            user,
+            CredentialKind.SESSION,
+            expires_at=self._clock.now() + self._session_lifetime,
+        )
+
     async def verify_password(
         self, username: str, password: str, *, address: str
     ) -> Principal:

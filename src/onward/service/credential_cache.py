@@ -57,9 +57,7 @@ class PasswordCache:
             AuthenticationError: wrong username or password, or a disabled user.
             RateLimitedError: too many failures for the account or the address.
         """
-        key = hashlib.sha256(
-            self._salt + username.encode() + b"\0" + password.encode()
-        ).digest()
+        key = login_digest(self._salt, username, password)
         now = self._clock.now()
         seen = self._seen.get(key)
         if seen is not None and now < seen.until:
@@ -72,3 +70,8 @@ class PasswordCache:
         while len(self._seen) > self._capacity:
             self._seen.popitem(last=False)
         return principal
+
+
+def login_digest(salt: bytes, username: str, password: str) -> bytes:
+    """Return the salted SHA-256 that stands for a username and password."""
+    return hashlib.sha256(salt + username.encode() + b"\0" + password.encode()).digest()

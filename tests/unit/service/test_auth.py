@@ -338,6 +338,37 @@ async def test_a_session_expires_after_its_lifetime(
         await auth.authenticate(issued.secret)
 
 
+async def test_a_password_sign_in_is_given_a_session_of_its_own(
+    auth: AuthService, clock: FrozenClock
+) -> None:
+    """issue_session: a 12-hour session of the verified user, with the user's roles."""
+    await auth.create_user("alice", PASSWORD)
+    await auth.ensure_workspace()
+    await auth.grant("alice", DEFAULT_WORKSPACE, Role.OPERATOR)
+    verified = await auth.verify_password("alice", PASSWORD, address=ADDRESS)
+
+    issued = await auth.issue_session(verified)
+    principal = await auth.authenticate(issued.secret)
+
+    assert issued.credential.kind is CredentialKind.SESSION
+    assert issued.credential.expires_at == clock.now() + timedelta(hours=12)
+    assert principal.user_id == verified.user_id
+    assert principal.role_in(DEFAULT_WORKSPACE) is Role.OPERATOR
+
+
+async def test_no_session_is_issued_for_a_token_or_a_disabled_user(
+    auth: AuthService, store: MemoryStore, alice: Principal
+) -> None:
+    """issue_session refuses a principal of a token (its limits) or a disabled user."""
+    verified = await auth.verify_password("alice", PASSWORD, address=ADDRESS)
+    await store.update_user(replace(await store.get_user(alice.user_id), disabled=True))
+
+    with pytest.raises(errors.ConflictError):
+        await auth.issue_session(alice)
+    with pytest.raises(errors.AuthenticationError, match="disabled"):
+        await auth.issue_session(verified)
+
+
 async def test_logout_revokes_the_session(
     auth: AuthService, store: MemoryStore, clock: FrozenClock
 ) -> None:

@@ -4,7 +4,8 @@ JP1/AO errors: Onward errors and refused requests in JP1/AO's status codes and b
 The body is JP1/AO's error information: ``errorSource`` (the request URL),
 ``message``, ``messageID``, ``application`` (``Automation``). Every answer of
 the dialect, error or not, carries JP1/AO's CORS and ``Cache-Control``
-headers. Statuses:
+headers; a successful one also ``WWW-Authenticate: HSSO <token>`` when the
+request's credentials named a token (``remember_token``). Statuses:
 
 =================================================  ======  ===============
 error                                              status  messageID
@@ -174,10 +175,22 @@ def refusal(
     return Jp1RequestError(409, msg)
 
 
+def remember_token(request: Request, token: str) -> None:
+    """Name the token a successful answer gives back (``WWW-Authenticate: HSSO``)."""
+    request.state.jp1ao_hsso_token = token
+
+
 def finish(request: Request, response: Response) -> Response:
-    """Return an answer with JP1/AO's headers; a HEAD answer loses its body."""
+    """Return an answer with JP1/AO's headers; a HEAD answer loses its body.
+
+    A success also carries the request's HSSO token, if it has one; an error
+    keeps its own ``WWW-Authenticate`` (a 401's Basic challenge) or none.
+    """
     for name, value in COMMON_HEADERS.items():
         response.headers.setdefault(name, value)
+    token: str | None = getattr(request.state, "jp1ao_hsso_token", None)
+    if token is not None and 200 <= response.status_code < 300:
+        response.headers["WWW-Authenticate"] = f"HSSO {token}"
     if request.method == "HEAD":
         # the headers (Content-Length too) stay those of the GET
         response.body = b""

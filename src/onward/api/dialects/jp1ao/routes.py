@@ -4,10 +4,15 @@ JP1/AO routes under ``/Automation/v1``: tasks, their action descriptors, invoke.
 Credentials: ``Authorization: Basic`` (an Onward username and password; a
 success is remembered for 30 s, see ``service.credential_cache``), or
 ``Authorization: HSSO <secret>`` / ``Bearer <secret>`` with an Onward session
-token or API key. Listing needs a role in the dialect's workspace (without one
-the list is empty); a task needs the read permission, an invoke the operate
-permission (JP1/AO answers 404 to an invalid permission). Tasks are addressed
-by their instanceID, the number the store gave the run.
+token or API key. A successful answer to Basic carries ``WWW-Authenticate:
+HSSO <token>``, the token of the login's session (one per username and
+password, reused: ``service.password_sessions``); one to HSSO gives back the
+token sent; one to Bearer none.
+
+Listing needs a role in the dialect's workspace (without one the list is
+empty); a task needs the read permission, an invoke the operate permission
+(JP1/AO answers 404 to an invalid permission). Tasks are addressed by their
+instanceID, the number the store gave the run.
 
 A GET path answers HEAD too; a method a path does not take is a 405 with
 ``Allow``; OPTIONS on any path is a CORS preflight (200).
@@ -35,6 +40,7 @@ from onward.api.dialects.jp1ao.errors import (
     error_response,
     finish,
     refusal,
+    remember_token,
 )
 from onward.clock import Clock
 from onward.domain.access import Permission, Principal
@@ -43,6 +49,7 @@ from onward.service.auth import AuthService
 from onward.service.commands import Caller
 from onward.service.credential_cache import PasswordCache
 from onward.service.numbers import NumberedRun, Numbers
+from onward.service.password_sessions import PasswordSessions
 from onward.service.run_control import RunControls, controls_for
 
 router = APIRouter(prefix=schemas.PREFIX, route_class=Jp1Route, include_in_schema=False)
@@ -53,7 +60,7 @@ class Jp1Services:
     """The use cases the dialect calls, built once per app."""
 
     auth: AuthService
-    passwords: PasswordCache
+    logins: PasswordSessions
     numbers: Numbers
     controls: RunControls
     clock: Clock
@@ -64,7 +71,12 @@ class Jp1Services:
         clock = runtime.engine.clock
         return cls(
             auth=runtime.auth,
-            passwords=PasswordCache(auth=runtime.auth, clock=clock),
+            logins=PasswordSessions(
+                auth=runtime.auth,
+                passwords=PasswordCache(auth=runtime.auth, clock=clock),
+                store=runtime.store,
+                clock=clock,
+            ),
             numbers=Numbers(store=runtime.store),
             controls=RunControls(commands=runtime.commands),
             clock=clock,
@@ -85,15 +97,24 @@ ServicesDep = Annotated[Jp1Services, Depends(get_services)]
 
 
 async def signed_in(request: Request, services: ServicesDep) -> Principal:
-    """Return who the request's Basic or HSSO/Bearer credentials belong to."""
+    """Return who the request's Basic or HSSO/Bearer credentials belong to.
+
+    Basic and HSSO name the HSSO token a successful answer gives back.
+    """
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() == "basic":
+    scheme, token = scheme.lower(), value.strip()
+    if scheme == "basic":
         username, password = _basic(value)
         address = request.client.host if request.client else "unknown"
-        return await services.passwords.verify(username, password, address=address)
-    if scheme.lower() in ("hsso", "bearer") and value.strip():
-        return await services.auth.authenticate(value.strip())
+        login = await services.logins.sign_in(username, password, address=address)
+        remember_token(request, login.token)
+        return login.principal
+    if scheme in ("hsso", "bearer") and token:
+        principal = await services.auth.authenticate(token)
+        if scheme == "hsso":
+            remember_token(request, token)
+        return principal
     raise Jp1RequestError(401, "The user does not have login permission.")
 
 
