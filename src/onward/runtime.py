@@ -23,6 +23,7 @@ from onward.service.followups import FollowUps
 from onward.service.ports import Executor, FullStore
 from onward.service.queries import Queries
 from onward.service.scheduler import Scheduler
+from onward.service.session_purge import SessionPurge
 from onward.service.triggers import Triggers
 from onward.service.work import WorkService
 from onward.storage import default_database_url, open_store
@@ -140,7 +141,9 @@ class Runtime:
             heartbeat_interval=timedelta(seconds=settings.heartbeat_interval),
             heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout),
             poll_interval=timedelta(seconds=settings.poll_interval),
-            periodic=_periodic(self.triggers, follow_ups),
+            periodic=_periodic(
+                self.triggers, follow_ups, SessionPurge(self.store, self.engine.clock)
+            ),
             lease_ttl=timedelta(
                 seconds=settings.lease_ttl or settings.heartbeat_timeout
             ),
@@ -171,12 +174,13 @@ class Runtime:
 
 
 def _periodic(
-    triggers: Triggers, follow_ups: FollowUps
+    triggers: Triggers, follow_ups: FollowUps, sessions: SessionPurge
 ) -> Callable[[], Awaitable[None]]:
-    """Return the work the scheduler adds to each health check."""
+    """Return the work the scheduler's lease holder adds to each health check."""
 
     async def run() -> None:
         await triggers.fire_due_timers()
         await follow_ups.sweep()
+        await sessions.run_due()
 
     return run

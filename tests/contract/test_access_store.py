@@ -467,6 +467,49 @@ async def test_list_credentials_filters_by_user_and_kind_oldest_first(
     ) == ["key_1"]
 
 
+@pytest.mark.usefixtures("alice")
+async def test_purging_sessions_deletes_those_that_ended_before_the_time_only(
+    access: FullStore,
+) -> None:
+    """Sessions and refresh tokens that ended before the time go; keys stay."""
+    cutoff = T0 + 10 * MINUTE
+    for credential in (
+        make_credential("ses_expired", expires_at=cutoff - MINUTE),
+        make_credential("ses_revoked", expires_at=T0 + 60 * MINUTE),
+        make_credential("ses_expiring_at_cutoff", expires_at=cutoff),
+        make_credential("ses_live", expires_at=T0 + 60 * MINUTE),
+        make_credential("ses_revoked_late", expires_at=T0 + 60 * MINUTE),
+        make_credential(
+            "ref_expired", kind=CredentialKind.REFRESH, expires_at=cutoff - MINUTE
+        ),
+        make_credential(
+            "ref_live", kind=CredentialKind.REFRESH, expires_at=cutoff + MINUTE
+        ),
+        make_credential(
+            "key_expired", kind=CredentialKind.API_KEY, expires_at=cutoff - MINUTE
+        ),
+        make_credential("key_revoked", kind=CredentialKind.API_KEY),
+    ):
+        await access.add_credential(credential)
+    await access.revoke_credential("ses_revoked", at=cutoff - MINUTE)
+    await access.revoke_credential("ses_revoked_late", at=cutoff + MINUTE)
+    await access.revoke_credential("key_revoked", at=T0)
+
+    purged = await access.purge_sessions(ended_before=cutoff)
+    again = await access.purge_sessions(ended_before=cutoff)
+
+    assert (purged, again) == (3, 0)
+    assert sorted(c.credential_id for c in await access.list_credentials()) == [
+        "key_expired",
+        "key_revoked",
+        "ref_live",
+        "ses_expiring_at_cutoff",
+        "ses_live",
+        "ses_revoked_late",
+    ]
+    assert await access.find_credential("sha256-of-ses_expired") is None
+
+
 async def test_a_credential_of_an_unknown_user_raises_user_not_found(
     access: FullStore,
 ) -> None:

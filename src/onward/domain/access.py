@@ -92,6 +92,10 @@ class CredentialKind(StrEnum):
     REFRESH = "refresh"
 
 
+#: the kinds of credential a login makes: they end, and are purged once ended
+SESSION_KINDS: Final = frozenset({CredentialKind.SESSION, CredentialKind.REFRESH})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Credential:
     """A secret's stored form: only its hash is kept."""

@@ -454,6 +454,17 @@ class AccessStore(Protocol):
         """Return credentials, filtered, oldest first."""
         ...
 
+    async def purge_sessions(self, *, ended_before: datetime) -> int:
+        """Delete the login sessions (and refresh tokens) that ended before a time.
+
+        A session or refresh token ends when it expires or is revoked. API keys
+        and access keys stay, revoked or expired: they are listed.
+
+        Returns:
+            How many sessions were deleted.
+        """
+        ...
+
 
 class FullStore(Store, AccessStore, Protocol):
     """A store of both runs and access records (what composition roots open)."""

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from onward import errors
 from onward.domain.access import (
+    SESSION_KINDS,
     Credential,
     CredentialKind,
     RoleBinding,
@@ -221,6 +222,18 @@ def list_credentials(
         query = query.where(credentials.c.kind == kind.value)
     found = [rows.credential_from_row(row) for row in conn.execute(query).mappings()]
     return sorted(found, key=lambda cred: (cred.created_at, cred.credential_id))
+
+
+def purge_sessions(conn: Connection, *, ended_before: datetime) -> int:
+    """Delete the sessions and refresh tokens that ended (expired or revoked) before."""
+    ended = sa.or_(
+        credentials.c.expires_at < ended_before,
+        credentials.c.revoked_at < ended_before,
+    )
+    deleted = credentials.delete().where(
+        credentials.c.kind.in_([kind.value for kind in SESSION_KINDS]), ended
+    )
+    return int(conn.execute(deleted).rowcount)
 
 
 def add_operation(conn: Connection, operation: Operation) -> None:

@@ -10,6 +10,7 @@ from typing import Final
 
 from onward import errors
 from onward.domain.access import (
+    SESSION_KINDS,
     Credential,
     CredentialKind,
     RoleBinding,
@@ -170,3 +171,18 @@ class MemoryAccessStore:
             ),
             key=lambda c: (c.created_at, c.credential_id),
         )
+
+    async def purge_sessions(self, *, ended_before: datetime) -> int:
+        """Delete the login sessions (and refresh tokens) that ended before a time."""
+        ended = [
+            c.credential_id
+            for c in self._credentials.values()
+            if c.kind in SESSION_KINDS
+            and any(
+                moment is not None and moment < ended_before
+                for moment in (c.expires_at, c.revoked_at)
+            )
+        ]
+        for credential_id in ended:
+            del self._credentials[credential_id]
+        return len(ended)

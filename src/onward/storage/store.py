@@ -404,6 +404,10 @@ class SqlStore:
         """Return credentials, filtered, oldest first."""
         return await self._read(_access.list_credentials, user_id=user_id, kind=kind)
 
+    async def purge_sessions(self, *, ended_before: datetime) -> int:
+        """Delete the login sessions (and refresh tokens) that ended before a time."""
+        return await self._write(_access.purge_sessions, ended_before=ended_before)
+
     async def add_operation(self, operation: Operation) -> None:
         """Store an accepted operation."""
         await self._write(_access.add_operation, operation)
