@@ -41,6 +41,16 @@ procedures:
   protect:
     groups: [{name: vms, targets: [vm1], steps: [{name: protect, action: noop}]}]
 """
+#: a storage plan: its failover brings the replicated volumes up
+STORAGE: Final = """
+name: san-dr
+kind: storage
+procedures:
+  failover:
+    groups: [{name: luns, targets: [lun1, lun2], steps: [{name: up, action: noop}]}]
+  undo_failover:
+    groups: [{name: luns, targets: [lun1], steps: [{name: demote, action: noop}]}]
+"""
 AFTER: Final = """
 name: after-dr
 groups: [{name: g, targets: [a], steps: [{name: one, action: noop}]}]
@@ -113,6 +123,39 @@ async def test_the_failover_example_fails_the_replica_plan_over(
         "FAILOVER",
         "Replica",
     )
+
+
+async def test_the_failover_example_fails_the_storage_plan_over(
+    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
+) -> None:
+    """The same request on a storage plan: 200, its failover runs, FAILOVER."""
+    await apply_as(runtime, STORAGE, SEED_PLAN)
+    ready = await plan_body(vao, ann)
+
+    answer = await vao.post(
+        f"https://vao.example:9898/api/v3/Plans/{SEED_PLAN}/Failover",
+        headers={**ann, "Content-Type": "application/json"},
+        content=(
+            b'{ "executeChainedPlans": false, "restorepointDate": '
+            b'"2026-03-01T00:00:00", "protectStorageVolumes": false }'
+        ),
+    )
+    await settle(runtime)
+    run = await newest_run(runtime, "san-dr")
+    body = await plan_body(vao, ann)
+
+    assert (ready["planType"], ready["stateName"]) == ("Storage", "READY")
+    assert answer.status_code == 200
+    assert answer.content == b""
+    assert run.procedure == "failover"
+    assert run.params["restore_point"] == "2026-03-01T00:00:00+00:00"
+    assert run.status is RunStatus.SUCCEEDED
+    assert (body["state"], body["stateName"], body["planType"]) == (
+        "Failover",
+        "FAILOVER",
+        "Storage",
+    )
+    assert (body["groupsCount"], body["vmsCount"]) == (1, 2)
 
 
 # --- failover options -------------------------------------------------------------
