@@ -718,7 +718,12 @@ async def test_token_failures_are_oauth_errors(
 async def test_a_refresh_gives_a_new_pair_and_the_old_refresh_token_dies(
     runtime: Runtime, vao: httpx.AsyncClient
 ) -> None:
-    """grant_type=refresh_token (here as JSON); a refresh token is no bearer token."""
+    """grant_type=refresh_token (here as JSON) revokes the old pair at once.
+
+    The old refresh token is an invalid_grant, the old access token a 401 in
+    Web API's words (not left to live to its expiry); a refresh token is no
+    bearer token.
+    """
     await add_user(runtime, "ann")
     first = (
         await vao.post(
@@ -738,11 +743,25 @@ async def test_a_refresh_gives_a_new_pair_and_the_old_refresh_token_dies(
     as_bearer = await vao.get(
         PLANS, headers={"Authorization": f"Bearer {first['refresh_token']}"}
     )
+    old_access = await vao.get(
+        PLANS, headers={"Authorization": f"Bearer {first['access_token']}"}
+    )
+    new_access = await vao.get(
+        PLANS,
+        headers={"Authorization": f"Bearer {refreshed.json()['access_token']}"},
+    )
 
     assert refreshed.status_code == 200
     assert refreshed.json()["access_token"] != first["access_token"]
     assert reused.status_code == 400
+    assert reused.json() == {
+        "error": "invalid_grant",
+        "error_description": "The refresh token is unknown, expired or revoked",
+    }
     assert as_bearer.status_code == 401
+    assert (old_access.status_code, old_access.json()) == (401, {"Message": DENIED})
+    assert old_access.headers["www-authenticate"] == 'Bearer realm="VAO"'
+    assert new_access.status_code == 200
 
 
 async def test_repeated_wrong_passwords_are_limited_with_retry_after(
@@ -770,6 +789,36 @@ async def test_logout_ends_the_bearer_token(
 
     assert out.status_code == 200
     assert after.status_code == 401
+
+
+async def test_logout_ends_the_refresh_token_too(
+    runtime: Runtime, vao: httpx.AsyncClient
+) -> None:
+    """A refresh token used after its session's logout: 400 invalid_grant."""
+    await add_user(runtime, "ann")
+    pair = (
+        await vao.post(
+            "/api/token",
+            data={"grant_type": "password", "username": "ann", "password": PASSWORD},
+        )
+    ).json()
+    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+
+    out = await vao.post("/api/logout", headers=bearer)
+    refreshed = await vao.post(
+        "/api/token",
+        data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]},
+    )
+    after = await vao.get(PLANS, headers=bearer)
+
+    assert out.status_code == 200
+    assert refreshed.status_code == 400
+    assert refreshed.json() == {
+        "error": "invalid_grant",
+        "error_description": "The refresh token is unknown, expired or revoked",
+    }
+    assert refreshed.headers["cache-control"] == "no-store"
+    assert (after.status_code, after.json()) == (401, {"Message": DENIED})
 
 
 @pytest.mark.parametrize(
