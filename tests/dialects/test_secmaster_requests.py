@@ -17,6 +17,7 @@ import pytest
 from dialect_support import (
     MASTER,
     SM_BASE,
+    SM_PROJECT,
     SM_REQUEST_ID,
     add_token,
     finished_quick_run,
@@ -480,3 +481,34 @@ async def test_head_is_the_gateway_s_404_with_a_request_id(
     assert SM_REQUEST_ID.match(response.headers["x-request-id"])
     assert response.headers["content-type"] == "application/json"
     assert response.content == b""
+
+
+@pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
+async def test_iam_token_issuance_is_not_served_and_onwards_own_404_says_so(
+    secmaster: httpx.AsyncClient, method: str
+) -> None:
+    """IAM's /v3/auth/tokens is outside /v1: Onward's 404, not SecMaster's body."""
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": "olga", "password": "x"}},
+            },
+            "scope": {"project": {"id": SM_PROJECT}},
+        }
+    }
+
+    response = await secmaster.request(method, "/v3/auth/tokens", json=body)
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "x-request-id" not in response.headers
+    assert "x-subject-token" not in response.headers
+    assert response.json() == {
+        "type": "urn:onward:problem:not-found",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "Not Found",
+        "instance": "/v3/auth/tokens",
+        "code": "not-found",
+    }

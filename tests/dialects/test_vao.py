@@ -41,6 +41,16 @@ procedures:
   protect:
     groups: [{name: vms, targets: [vm1], steps: [{name: protect, action: noop}]}]
 """
+#: a storage plan: its failover brings the replicated volumes up
+STORAGE: Final = """
+name: san-dr
+kind: storage
+procedures:
+  failover:
+    groups: [{name: luns, targets: [lun1, lun2], steps: [{name: up, action: noop}]}]
+  undo_failover:
+    groups: [{name: luns, targets: [lun1], steps: [{name: demote, action: noop}]}]
+"""
 AFTER: Final = """
 name: after-dr
 groups: [{name: g, targets: [a], steps: [{name: one, action: noop}]}]
@@ -113,6 +123,39 @@ async def test_the_failover_example_fails_the_replica_plan_over(
         "FAILOVER",
         "Replica",
     )
+
+
+async def test_the_failover_example_fails_the_storage_plan_over(
+    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
+) -> None:
+    """The same request on a storage plan: 200, its failover runs, FAILOVER."""
+    await apply_as(runtime, STORAGE, SEED_PLAN)
+    ready = await plan_body(vao, ann)
+
+    answer = await vao.post(
+        f"https://vao.example:9898/api/v3/Plans/{SEED_PLAN}/Failover",
+        headers={**ann, "Content-Type": "application/json"},
+        content=(
+            b'{ "executeChainedPlans": false, "restorepointDate": '
+            b'"2026-03-01T00:00:00", "protectStorageVolumes": false }'
+        ),
+    )
+    await settle(runtime)
+    run = await newest_run(runtime, "san-dr")
+    body = await plan_body(vao, ann)
+
+    assert (ready["planType"], ready["stateName"]) == ("Storage", "READY")
+    assert answer.status_code == 200
+    assert answer.content == b""
+    assert run.procedure == "failover"
+    assert run.params["restore_point"] == "2026-03-01T00:00:00+00:00"
+    assert run.status is RunStatus.SUCCEEDED
+    assert (body["state"], body["stateName"], body["planType"]) == (
+        "Failover",
+        "FAILOVER",
+        "Storage",
+    )
+    assert (body["groupsCount"], body["vmsCount"]) == (1, 2)
 
 
 # --- failover options -------------------------------------------------------------
@@ -700,7 +743,12 @@ async def test_token_failures_are_oauth_errors(
 async def test_a_refresh_gives_a_new_pair_and_the_old_refresh_token_dies(
     runtime: Runtime, vao: httpx.AsyncClient
 ) -> None:
-    """grant_type=refresh_token (here as JSON); a refresh token is no bearer token."""
+    """grant_type=refresh_token (here as JSON) revokes the old pair at once.
+
+    The old refresh token is an invalid_grant, the old access token a 401 in
+    Web API's words (not left to live to its expiry); a refresh token is no
+    bearer token.
+    """
     await add_user(runtime, "ann")
     first = (
         await vao.post(
@@ -720,11 +768,25 @@ async def test_a_refresh_gives_a_new_pair_and_the_old_refresh_token_dies(
     as_bearer = await vao.get(
         PLANS, headers={"Authorization": f"Bearer {first['refresh_token']}"}
     )
+    old_access = await vao.get(
+        PLANS, headers={"Authorization": f"Bearer {first['access_token']}"}
+    )
+    new_access = await vao.get(
+        PLANS,
+        headers={"Authorization": f"Bearer {refreshed.json()['access_token']}"},
+    )
 
     assert refreshed.status_code == 200
     assert refreshed.json()["access_token"] != first["access_token"]
     assert reused.status_code == 400
+    assert reused.json() == {
+        "error": "invalid_grant",
+        "error_description": "The refresh token is unknown, expired or revoked",
+    }
     assert as_bearer.status_code == 401
+    assert (old_access.status_code, old_access.json()) == (401, {"Message": DENIED})
+    assert old_access.headers["www-authenticate"] == 'Bearer realm="VAO"'
+    assert new_access.status_code == 200
 
 
 async def test_repeated_wrong_passwords_are_limited_with_retry_after(
@@ -752,6 +814,36 @@ async def test_logout_ends_the_bearer_token(
 
     assert out.status_code == 200
     assert after.status_code == 401
+
+
+async def test_logout_ends_the_refresh_token_too(
+    runtime: Runtime, vao: httpx.AsyncClient
+) -> None:
+    """A refresh token used after its session's logout: 400 invalid_grant."""
+    await add_user(runtime, "ann")
+    pair = (
+        await vao.post(
+            "/api/token",
+            data={"grant_type": "password", "username": "ann", "password": PASSWORD},
+        )
+    ).json()
+    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+
+    out = await vao.post("/api/logout", headers=bearer)
+    refreshed = await vao.post(
+        "/api/token",
+        data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]},
+    )
+    after = await vao.get(PLANS, headers=bearer)
+
+    assert out.status_code == 200
+    assert refreshed.status_code == 400
+    assert refreshed.json() == {
+        "error": "invalid_grant",
+        "error_description": "The refresh token is unknown, expired or revoked",
+    }
+    assert refreshed.headers["cache-control"] == "no-store"
+    assert (after.status_code, after.json()) == (401, {"Message": DENIED})
 
 
 @pytest.mark.parametrize(

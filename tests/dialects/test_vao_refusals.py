@@ -449,3 +449,68 @@ async def test_a_body_of_another_media_type_is_the_documented_415(
         "Message": "The request entity's media type 'text/plain' is not supported "
         "for this resource."
     }
+
+
+# --- resources VAO has and Onward does not serve --------------------------------------
+
+#: the methods Web API routes; each gets the same 404 on a path no resource has
+ROUTED: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+async def unserved_path(vao: httpx.AsyncClient, ann: dict[str, str], kind: str) -> str:
+    """Return the path of a vendor resource Onward does not serve, real ids in it."""
+    group = (await vao.get(f"{PLAN}/Groups", headers=ann)).json()["data"][0]["id"]
+    step = (await vao.get(f"{PLAN}/Groups/{group}/Steps", headers=ann)).json()
+    paths = {
+        "schedule": f"{PLAN}/Schedule",
+        "step-parameters": f"{PLAN}/Groups/{group}/Steps/{step['data'][0]['id']}"
+        "/Parameters",
+        "runtime-details": f"/api/v3/RuntimeDetails/Plans/{SEED_PLAN}",
+    }
+    return paths.get(kind, f"/api/v3/{kind}")
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "schedule",
+        "step-parameters",
+        "runtime-details",
+        "RecoveryLocations",
+        "Scopes",
+        "Clients",
+        "LicenseUsage",
+    ],
+)
+async def test_unserved_vendor_resources_are_web_apis_404_for_every_method(
+    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str], kind: str
+) -> None:
+    """No resource takes these paths: 404 whatever the method, token or not."""
+    await apply_as(runtime, SIMPLE, SEED_PLAN)
+    path = await unserved_path(vao, ann, kind)
+    body = {
+        "Message": "No HTTP resource was found that matches the request URI "
+        f"'{VAO_BASE}{path}'."
+    }
+
+    answers = {m: await vao.request(m, path, headers=ann) for m in ROUTED}
+    anonymous = await vao.put(path, json={})
+    head = await vao.head(path, headers=ann)
+
+    statuses = {m: (a.status_code, a.json()) for m, a in answers.items()}
+    assert statuses == dict.fromkeys(ROUTED, (404, body))
+    assert (anonymous.status_code, anonymous.json()) == (404, body)
+    assert (head.status_code, head.content) == (404, b"")
+    assert "allow" not in answers["GET"].headers
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND"])
+async def test_methods_web_api_does_not_route_get_onwards_native_405(
+    vao: httpx.AsyncClient, ann: dict[str, str], method: str
+) -> None:
+    """Outside the seven methods the dialect answers, Onward's router answers."""
+    answer = await vao.request(method, "/api/v3/Clients", headers=ann)
+
+    assert answer.status_code == 405
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"] == "urn:onward:problem:method-not-allowed"

@@ -264,7 +264,7 @@ def test_the_messages_of_a_property_are_one_text_in_xml() -> None:
 async def test_a_lone_surrogate_in_a_body_is_an_answer_not_a_500(
     runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
 ) -> None:
-    """An escaped lone surrogate echoed in a message is replaced, in JSON and XML."""
+    """An escaped lone surrogate is read as U+FFFD, as Json.NET reads it; JSON, XML."""
     await apply_as(runtime, SIMPLE, SEED_PLAN)
     body = b'{"executionContinueOptions": "\\ud800"}'
     headers = {**ann, "Content-Type": "application/json"}
@@ -276,7 +276,10 @@ async def test_a_lone_surrogate_in_a_body_is_an_answer_not_a_500(
 
     message = as_json.json()["ModelState"]["executionContinueOptions"][0]
     assert as_json.status_code == 400
-    assert message.startswith("The value '\ufffd' is not valid")
+    assert message == (
+        "Error converting value \"\ufffd\" to type 'ExecutionContinueOptions'. "
+        "Path 'executionContinueOptions'."
+    )
     assert as_xml.status_code == 400
     xml_message = parse_xml(as_xml.content).findtext(
         "ModelState/executionContinueOptions"
@@ -388,7 +391,7 @@ async def test_other_booleans_are_refused_in_json_nets_words(
     value: object,
     message: str,
 ) -> None:
-    """Any other text, null or a list for a boolean: 400 naming the property."""
+    """Any other text, null or a list for a boolean: 400 naming its path."""
     await apply_as(runtime, SIMPLE, SEED_PLAN)
 
     answer = await vao.post(
@@ -396,7 +399,9 @@ async def test_other_booleans_are_refused_in_json_nets_words(
     )
 
     assert answer.status_code == 400
-    assert answer.json() == invalid({"executeChainedPlans": [message]})
+    assert answer.json() == invalid(
+        {"executeChainedPlans": [f"{message} Path 'executeChainedPlans'."]}
+    )
     assert await latest_run(runtime.store, workspace="default", plan="web") is None
 
 
@@ -415,3 +420,208 @@ async def test_only_enabled_is_a_dotnet_boolean(
         assert answer.json() == invalid(
             {"onlyEnabled": [f"The value '{value}' is not valid for onlyEnabled."]}
         )
+
+
+# --- dates, text and the continue option as Json.NET reads them ----------------------
+
+#: a replica plan whose run procedure takes a restore point too
+DATED_REPLICA: Final = """
+name: web-dr
+kind: replica
+params: {restore_point: {type: datetime, required: false}}
+groups: [{name: g, targets: [a], steps: [{name: test, action: noop}]}]
+procedures:
+  failover:
+    groups: [{name: vms, targets: [vm1], steps: [{name: boot, action: noop}]}]
+"""
+
+
+@pytest.mark.parametrize("operation", ["Failover", "Restore"])
+@pytest.mark.parametrize(
+    ("value", "token"),
+    [
+        (12, "Integer"),
+        (1767225600.5, "Float"),
+        (True, "Boolean"),
+        (["2026-03-01"], "StartArray"),
+        ({"date": "2026-03-01"}, "StartObject"),
+    ],
+    ids=["integer", "float", "boolean", "list", "object"],
+)
+async def test_a_restore_date_is_text_or_null_never_a_number(
+    runtime: Runtime,
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    operation: str,
+    value: object,
+    token: str,
+) -> None:
+    """No Unix time: a number (or a boolean, list, object) is Json.NET's 400."""
+    await apply_as(runtime, DATED_REPLICA, SEED_PLAN)
+
+    answer = await vao.post(
+        f"{PLAN}/{operation}", headers=ann, json={"restorePointDate": value}
+    )
+
+    assert answer.status_code == 400
+    assert answer.json() == invalid(
+        {
+            "restorePointDate": [
+                f"Error reading date. Unexpected token: {token}. "
+                "Path 'restorePointDate'."
+            ]
+        }
+    )
+    assert await latest_run(runtime.store, workspace="default", plan="web-dr") is None
+
+
+@pytest.mark.parametrize("operation", ["Failover", "Restore"])
+@pytest.mark.parametrize(
+    ("value", "restore_point"),
+    [
+        ("2026-03-01T12:30:00Z", "2026-03-01T12:30:00+00:00"),
+        ("2026-03-01", "2026-03-01T00:00:00+00:00"),
+        ("", None),
+        (None, None),
+    ],
+    ids=["iso-8601", "a-day", "empty-is-latest", "null-is-latest"],
+)
+async def test_a_restore_date_is_iso_8601_text_and_empty_text_is_the_latest(
+    runtime: Runtime,
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    operation: str,
+    value: str | None,
+    restore_point: str | None,
+) -> None:
+    """ISO 8601 text is the restore point; "" is none, as Json.NET reads DateTime?."""
+    await apply_as(runtime, DATED_REPLICA, SEED_PLAN)
+
+    answer = await vao.post(
+        f"{PLAN}/{operation}", headers=ann, json={"restorepointDate": value}
+    )
+    run = await newest_run(runtime, "web-dr")
+
+    assert answer.status_code == 200
+    assert run.params.get("restore_point") == restore_point
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "name", "message"),
+    [
+        (
+            "Continue",
+            {"executionContinueOptions": None},
+            "executionContinueOptions",
+            "Error converting value {null} to type 'ExecutionContinueOptions'. "
+            "Path 'executionContinueOptions'.",
+        ),
+        (
+            "Continue",
+            {"executionContinueOptions": 3},
+            "executionContinueOptions",
+            "Error converting value 3 to type 'ExecutionContinueOptions'. "
+            "Path 'executionContinueOptions'.",
+        ),
+        (
+            "Continue",
+            {"executionContinueOptions": True},
+            "executionContinueOptions",
+            "Error converting value True to type 'ExecutionContinueOptions'. "
+            "Path 'executionContinueOptions'.",
+        ),
+        (
+            "Continue",
+            {"executionContinueOptions": "RetryEverything"},
+            "executionContinueOptions",
+            'Error converting value "RetryEverything" to type '
+            "'ExecutionContinueOptions'. Path 'executionContinueOptions'.",
+        ),
+        (
+            "Continue",
+            {"executionContinueOptions": ["RetryFailedStep"]},
+            "executionContinueOptions",
+            "Cannot deserialize the current JSON array (e.g. [1,2,3]) into type "
+            "'ExecutionContinueOptions' because the type requires a JSON primitive "
+            "value (e.g. string, number, boolean, null) to deserialize correctly. "
+            "Path 'executionContinueOptions'.",
+        ),
+        (
+            "Continue",
+            {"fullStop": True},
+            "executionContinueOptions",
+            "The executionContinueOptions field is required.",
+        ),
+        (
+            "Failover",
+            {"restorePointDate": "2026-13-45"},
+            "restorePointDate",
+            "Could not convert string to DateTime: 2026-13-45. "
+            "Path 'restorePointDate'.",
+        ),
+        (
+            "Restore",
+            {"restorepointDate": "yesterday"},
+            "restorePointDate",
+            "Could not convert string to DateTime: yesterday. Path 'restorePointDate'.",
+        ),
+        (
+            "Halt",
+            {"fullStop": None},
+            "fullStop",
+            "Error converting value {null} to type 'System.Boolean'. Path 'fullStop'.",
+        ),
+        (
+            "Restore",
+            {"restoreLocationId": {"id": 1}},
+            "restoreLocationId",
+            "Error reading string. Unexpected token: StartObject. "
+            "Path 'restoreLocationId'.",
+        ),
+    ],
+    ids=[
+        "option-null",
+        "option-number",
+        "option-boolean",
+        "option-unknown",
+        "option-list",
+        "option-missing",
+        "impossible-date",
+        "not-a-date",
+        "boolean-null",
+        "text-object",
+    ],
+)
+async def test_a_bad_value_is_refused_in_json_nets_words(
+    runtime: Runtime,
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    operation: str,
+    body: dict[str, object],
+    name: str,
+    message: str,
+) -> None:
+    """Each refusal names the property, its path and why, as Json.NET words it."""
+    await apply_as(runtime, DATED_REPLICA, SEED_PLAN)
+
+    answer = await vao.post(f"{PLAN}/{operation}", headers=ann, json=body)
+
+    assert answer.status_code == 400
+    assert answer.json() == invalid({name: [message]})
+
+
+async def test_numbers_and_booleans_are_text_to_a_text_property(
+    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
+) -> None:
+    """restoreLocationId 5 or true is read as its text (Json.NET's ReadAsString)."""
+    await apply_as(runtime, DATED_REPLICA, SEED_PLAN)
+
+    number = await vao.post(
+        f"{PLAN}/Restore", headers=ann, json={"restoreLocationId": 5}
+    )
+    await settle(runtime)
+    boolean = await vao.post(
+        f"{PLAN}/Restore", headers=ann, json={"restoreLocationId": True}
+    )
+
+    assert (number.status_code, boolean.status_code) == (200, 200)

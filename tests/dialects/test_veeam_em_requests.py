@@ -228,6 +228,39 @@ async def test_bad_basic_credentials_are_challenged_as_none(
     assert answer.headers["www-authenticate"] == "Basic Realm=RestSvc"
 
 
+@pytest.mark.parametrize(
+    ("content", "media"),
+    [
+        (
+            b'<LogonRequestSpec xmlns="http://www.veeam.com/ent/v1.0">'
+            b"<UserName>tenant</UserName><Password>secret</Password></LogonRequestSpec>",
+            "application/xml",
+        ),
+        (b'{"UserName": "tenant", "Password": "secret"}', "application/json"),
+        (b"{<not json, not xml", "text/plain"),
+    ],
+    ids=["xml", "json", "malformed"],
+)
+async def test_a_logon_body_is_never_read_only_basic_decides(
+    runtime: Runtime, em: httpx.AsyncClient, content: bytes, media: str
+) -> None:
+    """Tenant credentials in the body: without Basic 401, with Basic its user's 201."""
+    await add_user(runtime, "ann")
+    logon = "/api/sessionMngr/?v=latest"
+
+    anonymous = await em.post(logon, content=content, headers={"Content-Type": media})
+    signed = await em.post(
+        logon, content=content, headers={**basic("ann"), "Content-Type": media}
+    )
+
+    assert vendor_error(anonymous, 401) == (
+        "Authentication required: send Basic credentials"
+    )
+    assert anonymous.headers["www-authenticate"] == "Basic Realm=RestSvc"
+    assert signed.status_code == 201
+    assert xml(signed).findtext(f"{NS}UserName") == "ann"
+
+
 # --- XML that parsers accept --------------------------------------------------------
 
 

@@ -8,36 +8,36 @@ enum values too, and properties it does not know are ignored. A property given
 twice in different cases with different values is refused. Bodies are parsed
 by ``values.load_json`` (too deep a nesting is an invalid request).
 
-Booleans are read as Json.NET reads a ``bool``: JSON ``true``/``false``, a
-number (0 is false, any other true), or the text ``true``/``false`` in any
-case with surrounding spaces (.NET's ``bool.TryParse``); any other text, an
-empty one or null is refused (JamesNK/Newtonsoft.Json ``JsonReader.ReadAsBoolean``,
-and its test ``DeserializeBooleans``).
+Each property is read as Json.NET reads its .NET type, and refused in its
+words (``json_net``): booleans, the restore date (ISO 8601 text or null,
+never a number), text, and the continue option (an enum named by its names).
 """
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar, get_args
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from onward import errors
 from onward.api.dialects import values
+from onward.api.dialects.vao import json_net
 from onward.domain.events import ContinueOption
 
 #: where the plans API lives
 PREFIX: Final = "/api/v3"
 
+#: the names of the vendor's continue options
+ContinueOptionName = Literal[
+    "RetryFailedStep",
+    "ProceedToNextStep",
+    "RetryFailedVm",
+    "ProceedToNextVm",
+    "RetryFailedGroup",
+    "ProceedToNextGroup",
+]
 #: the vendor's six continue options, in Onward's words
-CONTINUE_OPTIONS: Final[Mapping[str, ContinueOption]] = {
+CONTINUE_OPTIONS: Final[Mapping[ContinueOptionName, ContinueOption]] = {
     "RetryFailedStep": ContinueOption.RETRY_STEP,
     "ProceedToNextStep": ContinueOption.PROCEED_STEP,
     "RetryFailedVm": ContinueOption.RETRY_TARGET,
@@ -45,34 +45,8 @@ CONTINUE_OPTIONS: Final[Mapping[str, ContinueOption]] = {
     "RetryFailedGroup": ContinueOption.RETRY_GROUP,
     "ProceedToNextGroup": ContinueOption.PROCEED_GROUP,
 }
-_OPTIONS_BY_LOWER: Final = {name.lower(): name for name in CONTINUE_OPTIONS}
 
 _BODY_TYPES: Final = ("application/json", "text/json")
-#: the error type of a value refused with a message of the vendor's own
-_VENDOR_MESSAGE: Final = "vendor_message"
-
-
-def _json_net_bool(value: Any) -> bool:
-    """Return a body value as Json.NET reads it into a ``bool``; refuse the rest."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    word = value.strip().lower() if isinstance(value, str) else None
-    if word in ("true", "false"):
-        return word == "true"
-    if value is None or value == "":
-        message = "Error converting value {null} to type 'System.Boolean'."
-    elif isinstance(value, str):
-        message = "Could not convert string to boolean: {value}."
-    else:
-        token = "StartArray" if isinstance(value, list) else "StartObject"
-        message = f"Error reading boolean. Unexpected token: {token}."
-    raise PydanticCustomError(_VENDOR_MESSAGE, message, {"value": value})
-
-
-#: a boolean property (Json.NET's reading of a ``bool``)
-VendorBool = Annotated[bool, BeforeValidator(_json_net_bool)]
 
 
 class _Body(BaseModel):
@@ -82,37 +56,31 @@ class _Body(BaseModel):
 
 
 class ContinueIn(_Body):
-    """``POST /Plans/{planId}/Continue``."""
+    """``POST /Plans/{planId}/Continue`` (the option: an enum of the six names)."""
 
-    execution_continue_options: str = Field(alias="executioncontinueoptions")
+    execution_continue_options: Annotated[
+        ContinueOptionName, json_net.enum_names(get_args(ContinueOptionName))
+    ] = Field(alias="executioncontinueoptions")
 
     def option(self) -> ContinueOption:
-        """Return the continue option named (in any case); raise if unknown."""
-        name = _OPTIONS_BY_LOWER.get(self.execution_continue_options.strip().lower())
-        if name is None:
-            known = ", ".join(CONTINUE_OPTIONS)
-            msg = (
-                f"The value '{self.execution_continue_options}' is not valid; "
-                f"expected one of: {known}."
-            )
-            raise _invalid(msg, at="executionContinueOptions")
-        return CONTINUE_OPTIONS[name]
+        """Return the continue option, in Onward's words."""
+        return CONTINUE_OPTIONS[self.execution_continue_options]
 
 
 class HaltIn(_Body):
     """``POST /Plans/{planId}/Halt``."""
 
-    full_stop: VendorBool = Field(default=True, alias="fullstop")
+    full_stop: json_net.Boolean = Field(default=True, alias="fullstop")
 
 
 class FailoverIn(_Body):
     """``POST /Plans/{planId}/Failover`` (``restorepointDate`` spelled either way)."""
 
-    execute_chained_plans: VendorBool = Field(
+    execute_chained_plans: json_net.Boolean = Field(
         default=False, alias="executechainedplans"
     )
-    restore_point_date: datetime | None = Field(default=None, alias="restorepointdate")
-    protect_storage_volumes: VendorBool = Field(
+    restore_point_date: json_net.Date = Field(default=None, alias="restorepointdate")
+    protect_storage_volumes: json_net.Boolean = Field(
         default=False, alias="protectstoragevolumes"
     )
 
@@ -120,22 +88,22 @@ class FailoverIn(_Body):
 class RestoreIn(FailoverIn):
     """``POST /Plans/{planId}/Restore`` (protecting storage follows failovers only)."""
 
-    restore_location_id: str | None = Field(default=None, alias="restorelocationid")
+    restore_location_id: json_net.Text = Field(default=None, alias="restorelocationid")
 
     @field_validator("protect_storage_volumes")
     @classmethod
     def _no_protect(cls, protect: bool) -> bool:
         if protect:
             message = "protectStorageVolumes applies to Failover only."
-            raise PydanticCustomError(_VENDOR_MESSAGE, message)
+            raise PydanticCustomError(json_net.VENDOR_MESSAGE, message)
         return protect
 
 
 class FailbackIn(_Body):
     """``POST /Plans/{planId}/FailbackToProduction``."""
 
-    restore_location_id: str | None = Field(default=None, alias="restorelocationid")
-    failback_restore_vm_tags: VendorBool = Field(
+    restore_location_id: json_net.Text = Field(default=None, alias="restorelocationid")
+    failback_restore_vm_tags: json_net.Boolean = Field(
         default=False, alias="failbackrestorevmtags"
     )
 
@@ -187,10 +155,7 @@ def parse_body(
     try:
         return model.model_validate(_lower_keys(document))
     except ValidationError as exc:
-        problems = [
-            errors.Problem(_vendor_name(error["loc"]), _message(error))
-            for error in exc.errors()
-        ]
+        problems = [_problem(error) for error in exc.errors()]
         raise errors.InvalidDefinitionError(problems, subject="request") from None
 
 
@@ -204,8 +169,8 @@ class UnsupportedMediaTypeError(Exception):
 
 def _lower_keys(document: Mapping[str, Any]) -> dict[str, Any]:
     lowered: dict[str, Any] = {}
-    for key, value in document.items():
-        name = key.lower()
+    for key, given in document.items():
+        name, value = key.lower(), json_net.read(given)
         if name in lowered and lowered[name] != value:
             msg = f"The property is given twice with different values ({key})."
             raise _invalid(msg, at=VENDOR_NAMES.get(name, key))
@@ -218,13 +183,9 @@ def _vendor_name(location: tuple[int | str, ...]) -> str:
     return VENDOR_NAMES.get(first, first)
 
 
-def _message(error: Mapping[str, Any]) -> str:
-    if error.get("type") == "missing":
-        return f"The {_vendor_name(error['loc'])} field is required."
-    if error.get("type") == _VENDOR_MESSAGE:
-        return str(error.get("msg"))
-    reason = str(error.get("msg")).rstrip(".")
-    return f"The value '{error.get('input')}' is not valid: {reason}."
+def _problem(error: ErrorDetails) -> errors.Problem:
+    name = _vendor_name(error["loc"])
+    return errors.Problem(name, json_net.message(error, name))
 
 
 def _invalid(message: str, *, at: str = "request") -> errors.InvalidDefinitionError:
