@@ -504,13 +504,18 @@ async def test_unserved_vendor_resources_are_web_apis_404_for_every_method(
     assert "allow" not in answers["GET"].headers
 
 
-@pytest.mark.parametrize("method", ["TRACE", "PROPFIND"])
-async def test_methods_web_api_does_not_route_get_onwards_native_405(
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "FROB"])
+async def test_any_other_method_on_an_unserved_resource_is_web_apis_404(
     vao: httpx.AsyncClient, ann: dict[str, str], method: str
 ) -> None:
-    """Outside the seven methods the dialect answers, Onward's router answers."""
+    """Beyond the seven methods Web API routes: the same 404, never Onward's 405."""
     answer = await vao.request(method, "/api/v3/Clients", headers=ann)
 
-    assert answer.status_code == 405
-    assert answer.headers["content-type"] == "application/problem+json"
-    assert answer.json()["type"] == "urn:onward:problem:method-not-allowed"
+    assert (answer.status_code, answer.json()) == (
+        404,
+        {
+            "Message": "No HTTP resource was found that matches the request URI "
+            f"'{VAO_BASE}/api/v3/Clients'."
+        },
+    )
+    assert answer.headers["content-type"].startswith("application/json")
