@@ -1,0 +1,134 @@
+"""
+The request body limit: no body larger than ``max_request_body`` bytes is read.
+
+``BodyLimit`` (ASGI middleware of the whole app) counts each request body as
+it is read. Reading past the limit raises ``BodyTooLargeError`` (an
+``HTTPException`` 413), and so does the first read of a body whose
+``Content-Length`` already passes it, so nothing larger is ever held in
+memory. The error is raised where the body is read, inside the route, so each
+surface answers it in its own envelope: the native API's problem+json, the
+console's error page, each dialect's error body. A ``LimitedRoute`` also
+refuses a declared ``Content-Length`` over the limit before its handler runs,
+whether the handler reads the body or not.
+
+FastAPI's own ``max_body_size`` is not used: for a declared length over the
+limit, Starlette's middleware replaces whatever the app answered with a plain
+text 413, which none of the surfaces' clients read, and the endpoint has run
+by then.
+"""
+
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: where ``BodyLimit`` leaves the limit in the request's scope
+LIMIT_KEY: Final = "onward.max_request_body"
+#: the most digits of a ``Content-Length`` read as a number
+_LONGEST: Final = 18
+
+
+class BodyTooLargeError(HTTPException):
+    """A request body larger than the limit: 413 Content Too Large."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413, detail=f"The request body is larger than the limit of {limit} bytes."
+        )
+        self.limit = limit
+
+
+class BodyLimit:
+    """Fail the reading of a request body past ``limit`` bytes."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on with its body counted as it is read."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope[LIMIT_KEY] = self.limit
+        body = _CountedBody(self.limit, declared_length(scope), receive, send)
+        await self.app(scope, body.receive, body.send)
+
+
+class _CountedBody:
+    """One request's body as the app reads it, and whether its answer has begun."""
+
+    def __init__(
+        self, limit: int, declared: int | None, receive: Receive, send: Send
+    ) -> None:
+        self.limit = limit
+        self.over = declared is not None and declared > limit
+        self.read = 0
+        self.answering = False
+        self._receive = receive
+        self._send = send
+
+    async def receive(self) -> Message:
+        """Return the next message, failing once the body passes the limit."""
+        if self.over:
+            return self._refuse()
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.read += len(message.get("body", b""))
+            self.over = self.read > self.limit
+            if self.over:
+                return self._refuse()
+        return message
+
+    async def send(self, message: Message) -> None:
+        """Send a message of the answer, noting when it starts."""
+        if message["type"] == "http.response.start":
+            self.answering = True
+        await self._send(message)
+
+    def _refuse(self) -> Message:
+        if self.answering:
+            # too late for a 413: a stream watching for the client's departure
+            # (``is_disconnected``) ends instead of failing mid-answer
+            return {"type": "http.disconnect"}
+        raise BodyTooLargeError(self.limit)
+
+
+def declared_length(scope: Scope) -> int | None:
+    """Return the request's ``Content-Length``, or None if it has none or no number."""
+    value = Headers(scope=scope).get("content-length", "").strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    digits = value.lstrip("0") or "0"
+    # longer than any limit whatever its value (and int() refuses 4,300 digits)
+    return int(digits) if len(digits) <= _LONGEST else 10**_LONGEST
+
+
+def refuse_declared(scope: Scope) -> None:
+    """Refuse a request whose declared body passes the limit ``BodyLimit`` set.
+
+    Raises:
+        BodyTooLargeError: its ``Content-Length`` is over the limit.
+    """
+    limit = scope.get(LIMIT_KEY)
+    declared = declared_length(scope)
+    if isinstance(limit, int) and declared is not None and declared > limit:
+        raise BodyTooLargeError(limit)
+
+
+class LimitedRoute(APIRoute):
+    """A route refusing a declared body over the limit before its handler runs."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler: check the declared length first."""
+        handler = super().get_route_handler()
+
+        async def limited(request: Request) -> Response:
+            refuse_declared(request.scope)
+            return await handler(request)
+
+        return limited
