@@ -20,10 +20,9 @@ by then.
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: where ``BodyLimit`` leaves the limit in the request's scope
@@ -33,7 +32,11 @@ _LONGEST: Final = 18
 
 
 class BodyTooLargeError(HTTPException):
-    """A request body larger than the limit: 413 Content Too Large."""
+    """A request body larger than the limit: 413 Content Too Large.
+
+    FastAPI's ``HTTPException`` (hence Starlette's too), so that every
+    surface's handler of either takes it.
+    """
 
     def __init__(self, limit: int) -> None:
         super().__init__(
