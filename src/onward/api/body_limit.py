@@ -7,9 +7,9 @@ it is read. Reading past the limit raises ``BodyTooLargeError`` (an
 ``Content-Length`` already passes it, so nothing larger is ever held in
 memory. The error is raised where the body is read, inside the route, so each
 surface answers it in its own envelope: the native API's problem+json, the
-console's error page, each dialect's error body. A ``LimitedRoute`` also
-refuses a declared ``Content-Length`` over the limit before its handler runs,
-whether the handler reads the body or not.
+console's error page, each dialect's error body. A ``LimitedRoute`` reads the
+body before its handler runs, so that a body over the limit is refused even
+where the handler would not read it.
 
 FastAPI's own ``max_body_size`` is not used: for a declared length over the
 limit, Starlette's middleware replaces whatever the app answered with a plain
@@ -25,8 +25,6 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-#: where ``BodyLimit`` leaves the limit in the request's scope
-LIMIT_KEY: Final = "onward.max_request_body"
 #: the most digits of a ``Content-Length`` read as a number
 _LONGEST: Final = 18
 
@@ -57,7 +55,6 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope[LIMIT_KEY] = self.limit
         body = _CountedBody(self.limit, declared_length(scope), receive, send)
         await self.app(scope, body.receive, body.send)
 
@@ -111,27 +108,20 @@ def declared_length(scope: Scope) -> int | None:
     return int(digits) if len(digits) <= _LONGEST else 10**_LONGEST
 
 
-def refuse_declared(scope: Scope) -> None:
-    """Refuse a request whose declared body passes the limit ``BodyLimit`` set.
-
-    Raises:
-        BodyTooLargeError: its ``Content-Length`` is over the limit.
-    """
-    limit = scope.get(LIMIT_KEY)
-    declared = declared_length(scope)
-    if isinstance(limit, int) and declared is not None and declared > limit:
-        raise BodyTooLargeError(limit)
-
-
 class LimitedRoute(APIRoute):
-    """A route refusing a declared body over the limit before its handler runs."""
+    """A route that reads the request body before its handler runs.
+
+    A body over the limit is then refused before anything is done, whether
+    the handler would read it or not. The body read is kept on the request:
+    the handler reads it again from there.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the handler: check the declared length first."""
+        """Wrap the handler: read the body first."""
         handler = super().get_route_handler()
 
         async def limited(request: Request) -> Response:
-            refuse_declared(request.scope)
+            await request.body()
             return await handler(request)
 
         return limited
