@@ -105,6 +105,24 @@ async def test_a_body_over_the_limit_is_a_413_problem_naming_it(
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize(
+    "path", ["/healthz", f"{WS}/runs", f"{WS}/runs/run_nowhere/events"]
+)
+async def test_a_body_over_the_limit_is_refused_where_none_is_read(
+    client: httpx.AsyncClient, author: dict[str, str], path: str, chunked: bool
+) -> None:
+    """A GET reads no body, an event stream neither: still a 413, before anything."""
+    body = b"x" * (LIMIT + 1)
+    with structlog.testing.capture_logs() as logs:
+        response = await client.request(
+            "GET", path, content=as_sent(body, chunked=chunked), headers=author
+        )
+
+    assert_too_large(response, path)
+    assert [entry for entry in logs if entry["log_level"] == "error"] == []
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_a_refused_plan_is_not_stored(
     runtime: Runtime, client: httpx.AsyncClient, author: dict[str, str], chunked: bool
 ) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from console_helpers import HALTING_PLAN, Browser
+from console_helpers import HALTING_PLAN, Browser, started
+from structlog.testing import capture_logs
 
 from onward.config import Settings
 from onward.domain.access import Role
@@ -125,3 +127,44 @@ async def test_the_consoles_own_limit_holds_below_the_apps(
     assert_error_page(
         answer, f"The form is larger than the limit of {LIMIT // 2} bytes."
     )
+
+
+async def test_a_live_stream_sent_a_body_over_the_limit_is_a_413_page(
+    browser_factory: BrowserFactory, runtime: Runtime
+) -> None:
+    """A halted run's stream, asked for with too big a body: the 413 page, no stream."""
+    run_id = await started(runtime, HALTING_PLAN)
+    browser = await browser_factory("vera", Role.VIEWER)
+    with capture_logs() as logs:
+        async with asyncio.timeout(10):
+            answer = await browser.client.request(
+                "GET", f"/w/default/runs/{run_id}/events", content=b"x" * (LIMIT + 1)
+            )
+
+    assert_error_page(answer, f"than the limit of {LIMIT} bytes.")
+    assert [entry for entry in logs if entry["log_level"] == "error"] == []
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_static_file_asked_for_with_too_big_a_body_is_a_413(
+    anonymous: httpx.AsyncClient, chunked: bool
+) -> None:
+    """A static file is no page: Onward's own 413 problem, before the file is sent."""
+    body = b"x" * (LIMIT + 1)
+    with capture_logs() as logs:
+        answer = await anonymous.request(
+            "GET", "/static/console.css", content=in_chunks(body) if chunked else body
+        )
+
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] == "content-too-large"
+    assert [entry for entry in logs if entry["log_level"] == "error"] == []
+
+
+async def test_a_static_file_is_served_as_before(anonymous: httpx.AsyncClient) -> None:
+    """Without a body (or a small one), the file is answered."""
+    answer = await anonymous.request("GET", "/static/console.css", content=b"x")
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/css")

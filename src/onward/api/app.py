@@ -32,7 +32,7 @@ from onward.api.native.schemas import (
 )
 from onward.runtime import Runtime
 
-_router = APIRouter()
+_router = APIRouter(route_class=body_limit.LimitedRoute)
 #: the methods whose operations read a request body (if only to digest it)
 _WITH_BODY: Final = frozenset({"post", "put", "patch", "delete"})
 

@@ -7,14 +7,19 @@ it is read. Reading past the limit raises ``BodyTooLargeError`` (an
 ``Content-Length`` already passes it, so nothing larger is ever held in
 memory. The error is raised where the body is read, inside the route, so each
 surface answers it in its own envelope: the native API's problem+json, the
-console's error page, each dialect's error body. A ``LimitedRoute`` reads the
-body before its handler runs, so that a body over the limit is refused even
-where the handler would not read it.
+console's error page, each dialect's error body.
+
+Every route reads the body before its handler runs (``LimitedRoute``; the
+console's ``ConsoleRoute``), so a body over the limit is refused before
+anything is done, even where the handler would not read it, and never while
+an answer is under way: a streamed answer (an event stream, a file) listens
+for the client's departure by reading too, and a 413 raised there would break
+the answer.
 
 FastAPI's own ``max_body_size`` is not used: for a declared length over the
 limit, Starlette's middleware replaces whatever the app answered with a plain
-text 413, which none of the surfaces' clients read, and the endpoint has run
-by then.
+text 413, which none of the surfaces' clients read, and an endpoint that
+reads no body has run by then.
 """
 
 from collections.abc import Callable, Coroutine
@@ -92,8 +97,8 @@ class _CountedBody:
 
     def _refuse(self) -> Message:
         if self.answering:
-            # too late for a 413: a stream watching for the client's departure
-            # (``is_disconnected``) ends instead of failing mid-answer
+            # too late for a 413 (a route that did not read the body first): a
+            # stream watching for the client's departure ends, not fails
             return {"type": "http.disconnect"}
         raise BodyTooLargeError(self.limit)
 

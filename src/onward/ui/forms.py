@@ -45,30 +45,39 @@ class Form:
         return bool(self.fields.get(name))
 
 
+async def read_body(request: Request) -> bytes:
+    """Return the request body, read once (the console's routes read it first).
+
+    A body may be ``MAX_FORM_BYTES`` long, or the app's request body limit if
+    that is lower; the 413 of either names the limit.
+
+    Raises:
+        HTTPException: 413 for a body over the limit.
+    """
+    limit = min(MAX_FORM_BYTES, get_console(request).max_request_body)
+    if _declared_over(request.headers.get("content-length", ""), limit):
+        _refuse(limit)
+    # the app's own limit holds while the body is read
+    body = await request.body()
+    if len(body) > limit:
+        _refuse(limit)
+    return body
+
+
 async def read_form(request: Request) -> Form:
     """Return the URL-encoded fields of a request body (an empty form if none).
-
-    A form may be ``MAX_FORM_BYTES`` long, or the app's request body limit if
-    that is lower; the 413 of either names the limit.
 
     Raises:
         HTTPException: 413 for a body over the limit, 415 for another media type.
     """
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    limit = min(MAX_FORM_BYTES, get_console(request).max_request_body)
-    if _declared_over(request.headers.get("content-length", ""), limit):
-        _refuse(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            _refuse(limit)
+    body = await read_body(request)
     if not body:
         return Form()
     if media != _URLENCODED:
         detail = f"The console accepts {_URLENCODED} forms only."
         raise HTTPException(status_code=415, detail=detail)
-    text = bytes(body).decode("utf-8", errors="replace")
+    text = body.decode("utf-8", errors="replace")
     return Form(parse_qs(text, keep_blank_values=True, max_num_fields=1000))
 
 
