@@ -122,6 +122,24 @@ async def test_a_body_over_the_limit_is_refused_where_none_is_read(
     assert [entry for entry in logs if entry["log_level"] == "error"] == []
 
 
+@pytest.mark.parametrize("declared", ["4097", "0004097", "9" * 5000])
+async def test_a_declared_length_over_the_limit_is_refused_unread(
+    client: httpx.AsyncClient, author: dict[str, str], declared: str
+) -> None:
+    """Content-Length alone decides, however many digits it has: 413, never 500."""
+    response = await client.post(
+        f"{WS}/plans",
+        content=b"name: x",
+        headers={
+            **author,
+            "Content-Type": "application/yaml",
+            "Content-Length": declared,
+        },
+    )
+
+    assert_too_large(response, f"{WS}/plans")
+
+
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_a_refused_plan_is_not_stored(
     runtime: Runtime, client: httpx.AsyncClient, author: dict[str, str], chunked: bool
