@@ -1,8 +1,8 @@
 """
 Ended login sessions are deleted: the store keeps no dead credentials for ever.
 
-Every login (native, VAO's token endpoint, Enterprise Manager's logon, a JP1/AO
-Basic login's session) stores a session, and a refresh token with some. Once
+Every login (native, or through a dialect's token endpoint, logon or Basic
+login) stores a session, and a refresh token with some. Once
 one has expired or been revoked it is kept for ``RETENTION`` (still listed, so
 that an operator sees recent logins), then deleted by the server holding the
 scheduler lease, at most once every ``EVERY``. API keys and access keys stay.
