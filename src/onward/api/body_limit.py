@@ -10,11 +10,11 @@ surface answers it in its own envelope: the native API's problem+json, the
 console's error page, each dialect's error body.
 
 Every route reads the body before its handler runs (``LimitedRoute``; the
-console's ``ConsoleRoute``), so a body over the limit is refused before
-anything is done, even where the handler would not read it, and never while
-an answer is under way: a streamed answer (an event stream, a file) listens
-for the client's departure by reading too, and a 413 raised there would break
-the answer.
+console's ``ConsoleRoute`` and static files do too), so a body over the limit
+is refused before anything is done, even where the handler would not read
+it, and never while an answer is under way: a streamed answer (an event
+stream, a file) listens for the client's departure by reading too, and a 413
+raised there would break the answer.
 
 FastAPI's own ``max_body_size`` is not used: for a declared length over the
 limit, Starlette's middleware replaces whatever the app answered with a plain

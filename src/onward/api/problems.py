@@ -14,8 +14,8 @@ AuthenticationError                   401 (``WWW-Authenticate: Bearer``)
 PermissionDeniedError                 403
 NotFoundError                         404
 ConflictError (transition, stale)     409
-IdempotencyConflictError              422 (a key reused for another request)
 BodyTooLargeError                     413 (``limit``: the limit in bytes)
+IdempotencyConflictError              422 (a key reused for another request)
 InvalidDefinitionError, bad fields    422
 RateLimitedError                      429 (``Retry-After``)
 StorageError                          503 (``Retry-After``)

@@ -16,8 +16,8 @@ no or bad credentials, disabled user, rate limit   401     ONWARD-E401
 no role, too low a role, unknown task or action    404     KNAE02102-E
 a method the path does not take                    405     ONWARD-E405
 the task's status does not allow the action        409     ONWARD-E409
-a body larger than the server's limit              413     ONWARD-E413
 storage unavailable                                412     ONWARD-E412
+a body larger than the server's limit              413     ONWARD-E413
 any other error                                    500     ONWARD-E500
 =================================================  ======  ===============
 
