@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     #: the server secret that access keys' secret keys are derived from (request
     #: signing); None: access keys are off. Changing it invalidates every secret key.
     access_key_master: str | None = Field(default=None, min_length=32)
+    #: the largest request body the HTTP side reads, in bytes (larger: 413)
+    max_request_body: int = Field(default=16 * 1024 * 1024, ge=1024)
     #: further listeners, each serving the same application over HTTPS on a
     #: port of its own (a port that clients of a dialect expect, say)
     https_listeners: list[HttpsListener] = Field(default_factory=list)

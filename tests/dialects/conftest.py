@@ -7,10 +7,12 @@ client (``vao``, ``em``, ``jp1ao``, ``secmaster``) reaches the started app at th
 address the vendor's examples use, and each dialect has the signed-in user of its
 seed examples (``ann``, ``seed_session``, ``system``, ``operator``).
 
-A module whose runtime differs on purpose says so with fixtures of its own: the
-SecMaster golden answers and JP1/AO's HSSO tokens run on a frozen clock
-(``runtime`` there), the Enterprise Manager errors use a frozen runtime that runs
-no steps (``frozen``), the SecMaster requests a SQLite store (``sql_client``).
+A test of the request body limit parametrizes ``max_request_body``, the
+runtime's limit (the default otherwise). A module whose runtime differs on
+purpose says so with fixtures of its own: the SecMaster golden answers and
+JP1/AO's HSSO tokens run on a frozen clock (``runtime`` there), the Enterprise
+Manager errors use a frozen runtime that runs no steps (``frozen``), the
+SecMaster requests a SQLite store (``sql_client``).
 """
 
 from __future__ import annotations
@@ -55,9 +57,15 @@ def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def runtime() -> Runtime:
+def max_request_body() -> int | None:
+    """Return the app's request body limit: the default (a test may parametrize it)."""
+    return None
+
+
+@pytest.fixture
+def runtime(max_request_body: int | None) -> Runtime:
     """Return a runtime over a MemoryStore that executes steps here, access keys on."""
-    return make_runtime()
+    return make_runtime(max_request_body=max_request_body)
 
 
 # --- VAO ----------------------------------------------------------------------------

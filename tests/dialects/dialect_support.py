@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import secrets
 import uuid
@@ -50,13 +51,22 @@ MASTER: Final = "test-master-secret-0123456789abcdef"
 PASSWORD: Final = "correct horse battery"  # noqa: S105 - test data
 
 
-def make_runtime(*, clock: Clock | None = None) -> Runtime:
-    """Return a runtime over a MemoryStore that executes steps here, access keys on."""
+def make_runtime(
+    *, clock: Clock | None = None, max_request_body: int | None = None
+) -> Runtime:
+    """Return a runtime over a MemoryStore that executes steps here, access keys on.
+
+    Args:
+        clock: the runtime's clock (None: the system's).
+        max_request_body: the app's request body limit (None: the default).
+    """
+    limit = {} if max_request_body is None else {"max_request_body": max_request_body}
     settings = Settings(
         concurrency=4,
         heartbeat_timeout=60,
         shutdown_grace=1,
         access_key_master=MASTER,
+        **limit,
     )
     return Runtime.open(settings, executes=True, store=MemoryStore(), clock=clock)
 
@@ -69,6 +79,33 @@ async def serve(runtime: Runtime, base_url: str) -> AsyncIterator[httpx.AsyncCli
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
+
+
+#: a request body limit small enough to pass in tests (``max_request_body``)
+BODY_LIMIT: Final = 4096
+
+
+def too_large(limit: int = BODY_LIMIT) -> str:
+    """Return the message of a refused body: it names the limit."""
+    return f"The request body is larger than the limit of {limit} bytes."
+
+
+def padded_json(document: object, size: int) -> bytes:
+    """Return a JSON document written in exactly ``size`` bytes (spaces after it)."""
+    text = json.dumps(document).encode()
+    assert len(text) <= size
+    return text + b" " * (size - len(text))
+
+
+async def in_chunks(body: bytes, size: int = 1000) -> AsyncIterator[bytes]:
+    """Yield a body in chunks: httpx sends it without Content-Length (chunked)."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def sent(body: bytes, *, chunked: bool) -> bytes | AsyncIterator[bytes]:
+    """Return a body to send with Content-Length, or chunked."""
+    return in_chunks(body) if chunked else body
 
 
 async def add_session(

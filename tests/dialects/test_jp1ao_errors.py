@@ -9,6 +9,7 @@ from typing import Final, NoReturn
 import httpx
 import pytest
 from dialect_support import (
+    BODY_LIMIT,
     QUICK_PLAN,
     SEED_AUTH,
     SEED_PASSWORD,
@@ -18,9 +19,12 @@ from dialect_support import (
     failed_marker_run,
     halted_marker_run,
     jp1_error,
+    padded_json,
     run_number,
+    sent,
     start,
     store_user,
+    too_large,
     wait_for,
 )
 from structlog.testing import capture_logs
@@ -240,6 +244,54 @@ async def test_invoke_bodies_too_deep_or_not_utf8_are_400(
 
     assert message in jp1_error(response, 400, "generic error")["message"]
     assert (await runtime.store.get_run(run.run_id)).status is RunStatus.HALTED
+
+
+#: the seed's descriptor of rerunStart, posted back to invoke it
+RERUN: Final = {"name": "rerunStart", "method": "POST", "parameters": []}
+
+
+@pytest.mark.usefixtures("system")
+@pytest.mark.parametrize("max_request_body", [BODY_LIMIT])
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_an_invoke_body_over_the_limit_is_413_and_reruns_nothing(
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path, chunked: bool
+) -> None:
+    """A descriptor a byte over the limit: JP1/AO's 413, CORS headers; still failed."""
+    run = await halted_marker_run(runtime, tmp_path)
+    number = await run_number(runtime, run)
+    with capture_logs() as logs:
+        response = await jp1ao.post(
+            f"{TASKS}/{number}/actions/rerunStart/invoke",
+            content=sent(padded_json(RERUN, BODY_LIMIT + 1), chunked=chunked),
+            headers={**SEED_AUTH, "Content-Type": "application/json"},
+        )
+
+    assert jp1_error(response, 413, "ONWARD-E413")["message"] == too_large()
+    assert "www-authenticate" not in response.headers
+    assert (await runtime.store.get_run(run.run_id)).status is RunStatus.HALTED
+    assert [entry for entry in logs if entry["log_level"] == "error"] == []
+
+
+@pytest.mark.usefixtures("system")
+@pytest.mark.parametrize("max_request_body", [BODY_LIMIT])
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_an_invoke_body_of_the_limits_size_reruns_the_task(
+    runtime: Runtime, jp1ao: httpx.AsyncClient, tmp_path: Path, chunked: bool
+) -> None:
+    """A descriptor of exactly the limit is read as before: 200, the task goes on."""
+    run = await halted_marker_run(runtime, tmp_path)
+    number = await run_number(runtime, run)
+    (tmp_path / "marker").touch()
+
+    response = await jp1ao.post(
+        f"{TASKS}/{number}/actions/rerunStart/invoke",
+        content=sent(padded_json(RERUN, BODY_LIMIT), chunked=chunked),
+        headers={**SEED_AUTH, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "success"
+    await wait_for(runtime, run.run_id, RunStatus.SUCCEEDED)
 
 
 @pytest.mark.usefixtures("system")

@@ -15,6 +15,7 @@ from typing import Final
 import httpx
 import pytest
 from dialect_support import (
+    BODY_LIMIT,
     MASTER,
     SM_BASE,
     SM_PROJECT,
@@ -22,12 +23,17 @@ from dialect_support import (
     add_token,
     finished_quick_run,
     halted_event_run,
+    padded_json,
+    sent,
     serve,
     sm_answer,
     sm_error,
     sm_instances,
     store_user,
+    too_large,
+    wait_for,
 )
+from structlog.testing import capture_logs
 
 from onward.config import Settings
 from onward.domain.access import Role
@@ -39,6 +45,7 @@ INVALID: Final = "SecMaster.00040001"
 WRONG_STATE: Final = "SecMaster.00040009"
 UNAUTHENTICATED: Final = "SecMaster.00040101"
 NOT_FOUND: Final = "SecMaster.00040401"
+TOO_LARGE: Final = "SecMaster.00041301"
 PAGE: Final = "limit=10&offset=0"
 JSON: Final = {"content-type": "application/json"}
 NO_API: Final = "The requested API does not exist"
@@ -268,6 +275,53 @@ async def test_operation_bodies_that_are_no_operation_are_400(
 
     assert sm_error(response, 400, INVALID) == message
     assert (await runtime.store.get_run(run.run_id)).status is RunStatus.HALTED
+
+
+@pytest.mark.parametrize("max_request_body", [BODY_LIMIT])
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_an_operation_body_over_the_limit_is_413(
+    runtime: Runtime,
+    secmaster: httpx.AsyncClient,
+    operator: dict[str, str],
+    tmp_path: Path,
+    chunked: bool,
+) -> None:
+    """A body a byte over the server's limit: 413 with a request id, nothing done."""
+    run = await halted_event_run(runtime, tmp_path / "marker")
+    body = padded_json({"operation": "TERMINATE"}, BODY_LIMIT + 1)
+    with capture_logs() as logs:
+        response = await secmaster.post(
+            f"{sm_instances()}/{run.run_id}/operation",
+            content=sent(body, chunked=chunked),
+            headers={**operator, **JSON},
+        )
+
+    assert sm_error(response, 413, TOO_LARGE) == too_large()
+    assert (await runtime.store.get_run(run.run_id)).status is RunStatus.HALTED
+    assert [entry for entry in logs if entry["log_level"] == "error"] == []
+
+
+@pytest.mark.parametrize("max_request_body", [BODY_LIMIT])
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_an_operation_body_of_the_limits_size_is_carried_out(
+    runtime: Runtime,
+    secmaster: httpx.AsyncClient,
+    operator: dict[str, str],
+    tmp_path: Path,
+    chunked: bool,
+) -> None:
+    """A body of exactly the limit is read as before: TERMINATE ends the instance."""
+    run = await halted_event_run(runtime, tmp_path / "marker")
+    body = padded_json({"operation": "TERMINATE"}, BODY_LIMIT)
+
+    response = await secmaster.post(
+        f"{sm_instances()}/{run.run_id}/operation",
+        content=sent(body, chunked=chunked),
+        headers={**operator, **JSON},
+    )
+
+    assert sm_answer(response)["id"] == run.run_id
+    await wait_for(runtime, run.run_id, RunStatus.CANCELLED)
 
 
 @pytest.mark.parametrize(

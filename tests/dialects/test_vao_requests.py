@@ -9,6 +9,7 @@ import httpx
 import pytest
 import structlog
 from dialect_support import (
+    BODY_LIMIT,
     GATED,
     PASSWORD,
     PLAN,
@@ -18,19 +19,31 @@ from dialect_support import (
     add_user,
     apply_as,
     continue_with,
+    halted_seed_plan,
     invalid,
     newest_run,
+    padded_json,
     parse_xml,
+    sent,
     settle,
+    too_large,
     vao_halting_plan,
+    vao_token,
 )
 
 from onward.api.dialects.vao import render
+from onward.domain.access import Role
 from onward.domain.runs import RunStatus
 from onward.runtime import Runtime
 from onward.service.plan_status import PlanStatuses, latest_run
 
 XML: Final = {"Accept": "application/xml"}
+#: the tests of the request body limit: a small limit, bodies sent both ways
+LIMITED: Final = pytest.mark.parametrize("max_request_body", [BODY_LIMIT])
+BOTH_WAYS: Final = pytest.mark.parametrize(
+    "chunked", [False, True], ids=["content-length", "chunked"]
+)
+RETRY: Final = {"executionContinueOptions": "RetryFailedStep"}
 
 
 # --- 500: the vendor's envelope, the cause in the log -------------------------------
@@ -625,3 +638,100 @@ async def test_numbers_and_booleans_are_text_to_a_text_property(
     )
 
     assert (number.status_code, boolean.status_code) == (200, 200)
+
+
+# --- 413: a body over the server's limit ----------------------------------------------
+
+
+@LIMITED
+@BOTH_WAYS
+@pytest.mark.parametrize("accept", ["application/json", "application/xml"])
+async def test_a_body_over_the_limit_is_web_apis_413_and_continues_nothing(
+    runtime: Runtime,
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    tmp_path: Path,
+    chunked: bool,
+    accept: str,
+) -> None:
+    """A Continue body a byte over the limit: 413 in the accepted type, still halted."""
+    await halted_seed_plan(runtime, vao, ann, tmp_path / "marker")
+    body = padded_json(RETRY, BODY_LIMIT + 1)
+    with structlog.testing.capture_logs() as logs:
+        answer = await vao.post(
+            f"{PLAN}/Continue",
+            headers={**ann, "Accept": accept, "Content-Type": "application/json"},
+            content=sent(body, chunked=chunked),
+        )
+
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] == f"{accept}; charset=utf-8"
+    if accept == "application/json":
+        assert answer.json() == {"Message": too_large()}
+    else:
+        assert parse_xml(answer.content).findtext("Message") == too_large()
+    assert (await newest_run(runtime, "web")).status is RunStatus.HALTED
+    assert [entry for entry in logs if entry["log_level"] == "error"] == []
+
+
+@LIMITED
+@BOTH_WAYS
+async def test_a_body_of_the_limits_size_continues_the_plan(
+    runtime: Runtime,
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    tmp_path: Path,
+    chunked: bool,
+) -> None:
+    """A Continue body of exactly the limit is read as before: 200, the plan goes on."""
+    await halted_seed_plan(runtime, vao, ann, tmp_path / "marker")
+
+    answer = await vao.post(
+        f"{PLAN}/Continue",
+        headers={**ann, "Content-Type": "application/json"},
+        content=sent(padded_json(RETRY, BODY_LIMIT), chunked=chunked),
+    )
+    await settle(runtime)
+
+    assert answer.status_code == 200, answer.text
+    assert (await newest_run(runtime, "web")).status is RunStatus.SUCCEEDED
+
+
+@LIMITED
+@BOTH_WAYS
+async def test_a_body_over_the_limit_is_refused_where_no_body_is_read(
+    runtime: Runtime, vao: httpx.AsyncClient, chunked: bool
+) -> None:
+    """Disable reads no body, yet one over the limit is a 413 and disables nothing."""
+    await add_user(runtime, "amy", role=Role.AUTHOR)
+    amy = await vao_token(vao, "amy")
+    await apply_as(runtime, SIMPLE, SEED_PLAN)
+
+    answer = await vao.post(
+        f"{PLAN}/Disable",
+        headers=amy,
+        content=sent(b"x" * (BODY_LIMIT + 1), chunked=chunked),
+    )
+    shown = await vao.get(PLAN, headers=amy)
+
+    assert answer.status_code == 413
+    assert answer.json() == {"Message": too_large()}
+    assert shown.json()["enabled"] is True
+
+
+@LIMITED
+@BOTH_WAYS
+async def test_a_token_request_over_the_limit_is_a_413_too(
+    vao: httpx.AsyncClient, chunked: bool
+) -> None:
+    """The token endpoint's 413 is Web API's body, as every VAO path's."""
+    form = b"grant_type=password&username=ann&password=" + b"x" * BODY_LIMIT
+
+    answer = await vao.post(
+        "/api/token",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        content=sent(form, chunked=chunked),
+    )
+
+    assert answer.status_code == 413
+    assert answer.json() == {"Message": too_large()}

@@ -10,6 +10,7 @@ from typing import Final, NoReturn
 import httpx
 import pytest
 from dialect_support import (
+    BODY_LIMIT,
     EM_BASE,
     GATED,
     JSON,
@@ -25,8 +26,10 @@ from dialect_support import (
     em_session,
     fail_the_job,
     log_on,
+    sent,
     serve,
     settle,
+    too_large,
     vendor_error,
     vendor_json_error,
     xml,
@@ -40,7 +43,7 @@ from onward.config import Settings
 from onward.domain.access import Role
 from onward.domain.runs import RunStatus
 from onward.runtime import Runtime
-from onward.service.plan_status import PlanStatuses
+from onward.service.plan_status import PlanStatuses, latest_run
 from onward.storage.memory import MemoryStore
 
 #: the 401 of a logon session that is not (or no longer) valid
@@ -279,6 +282,52 @@ async def test_a_wrong_password_is_challenged(
     assert vendor_error(wrong, 401) == "Invalid username or password"
     assert vendor_error(unknown, 401) == "Invalid username or password"
     assert wrong.headers["www-authenticate"] == "Basic Realm=RestSvc"
+
+
+# --- 413 ----------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("seed_session", "job")
+@pytest.mark.parametrize("max_request_body", [BODY_LIMIT])
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_body_over_the_limit_is_a_413_and_starts_nothing(
+    runtime: Runtime, em: httpx.AsyncClient, chunked: bool
+) -> None:
+    """A start with a body a byte over the limit: 413 in XML and JSON, no session."""
+    with capture_logs() as logs:
+        answers = [
+            await em.post(
+                f"/api/jobs/{SEED_JOB}?action=start",
+                headers=headers,
+                content=sent(b"x" * (BODY_LIMIT + 1), chunked=chunked),
+            )
+            for headers in (SESSION, JSON)
+        ]
+
+    assert vendor_error(answers[0], 413) == too_large()
+    assert vendor_json_error(answers[1], 413) == too_large()
+    assert (
+        await latest_run(runtime.store, workspace="default", plan="oracle-backup")
+        is None
+    )
+    assert [entry for entry in logs if entry["log_level"] == "error"] == []
+
+
+@pytest.mark.usefixtures("seed_session", "job")
+@pytest.mark.parametrize("max_request_body", [BODY_LIMIT])
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_body_of_the_limits_size_is_ignored_as_before(
+    em: httpx.AsyncClient, chunked: bool
+) -> None:
+    """A start whose body is exactly the limit is taken: 202 with its task."""
+    answer = await em.post(
+        f"/api/jobs/{SEED_JOB}?action=start",
+        headers=SESSION,
+        content=sent(b"x" * BODY_LIMIT, chunked=chunked),
+    )
+
+    assert answer.status_code == 202, answer.text
+    assert xml(answer).findtext(f"{NS}Operation") == "StartJob"
 
 
 # --- 429 ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Settings: the rules that tie settings together, refused naming the setting.
 
-And the further HTTPS listeners ``onward serve`` makes of them.
+And the further HTTPS listeners ``onward serve`` makes of them, and the bounds of
+the request body limit.
 """
 
 from __future__ import annotations
@@ -161,3 +162,33 @@ def test_serve_configures_each_listener_in_order_over_the_same_app() -> None:
         (app, "10.0.0.1", 9443, "main.pem", "main.key", "off"),
     ]
     assert {c.timeout_graceful_shutdown for c in configs} == {3}
+
+
+def test_the_request_body_limit_is_16_mib_by_default() -> None:
+    """Without a setting, request bodies may be up to 16 MiB."""
+    assert settings().max_request_body == 16 * 1024 * 1024
+
+
+def test_the_request_body_limit_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ONWARD_MAX_REQUEST_BODY sets the limit, in bytes."""
+    monkeypatch.setenv("ONWARD_MAX_REQUEST_BODY", "1048576")
+
+    assert Settings().max_request_body == 1048576
+
+
+def test_the_request_body_limit_may_be_as_low_as_1024_bytes() -> None:
+    """1,024 bytes is the smallest limit."""
+    assert settings(max_request_body=1024).max_request_body == 1024
+
+
+@pytest.mark.parametrize("limit", [1023, 0, -1, "lots"])
+def test_a_smaller_or_odd_request_body_limit_is_refused_naming_the_setting(
+    limit: object,
+) -> None:
+    """A limit below 1,024 bytes, or not a number, is refused."""
+    with pytest.raises(pydantic.ValidationError) as raised:
+        settings(max_request_body=limit)
+
+    assert "max_request_body" in str(raised.value)

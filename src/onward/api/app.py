@@ -6,26 +6,35 @@ lifespan starts the runtime (recovery, heartbeats, sweeps of queued attempts)
 and closes it on shutdown. The native REST API is under ``/api/v1``, its
 OpenAPI document at ``/api/v1/openapi.json`` and its interactive docs at
 ``/api/v1/docs``. The web console is at ``/`` (``onward.ui``). Nothing but
-``/healthz`` and the console's login page is open without credentials.
+``/healthz`` and the console's login page is open without credentials. No
+request body larger than the setting ``max_request_body`` is read
+(``body_limit``).
 """
 
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from importlib import metadata
-from typing import Any
+from typing import Any, Final
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from onward import ui
-from onward.api import metrics, native, problems
+from onward.api import body_limit, metrics, native, problems
 from onward.api.deps import Services
 from onward.api.dialects import jp1ao, secmaster, vao, veeam_em
-from onward.api.native.schemas import API_PREFIX, PlanSourceIn, Problem
+from onward.api.native.schemas import (
+    API_PREFIX,
+    PlanSourceIn,
+    Problem,
+    problem_responses,
+)
 from onward.runtime import Runtime
 
-_router = APIRouter()
+_router = APIRouter(route_class=body_limit.LimitedRoute)
+#: the methods whose operations read a request body (if only to digest it)
+_WITH_BODY: Final = frozenset({"post", "put", "patch", "delete"})
 
 
 def _version() -> str:
@@ -47,7 +56,8 @@ def create_app(
     """Return the app serving ``runtime``; its lifespan starts and closes it.
 
     Args:
-        runtime: the process's runtime (its store holds access records too).
+        runtime: the process's runtime (its store holds access records too;
+            its settings, the request body limit).
         poll_interval: how often event streams re-read their run, to see
             changes made by other processes.
     """
@@ -79,6 +89,7 @@ def create_app(
     app.state.metrics = collected
     problems.install(app)
     app.add_middleware(metrics.RequestMetrics, metrics=collected)
+    app.add_middleware(body_limit.BodyLimit, limit=runtime.settings.max_request_body)
     app.include_router(_router)
     app.include_router(metrics.router)
     app.include_router(native.router, prefix=API_PREFIX)
@@ -108,5 +119,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             )
             schemas.update(found.pop("$defs", {}))
             schemas[model.__name__] = found
+        _document_body_limit(document)
         app.openapi_schema = document
     return app.openapi_schema
+
+
+def _document_body_limit(document: dict[str, Any]) -> None:
+    """Add the 413 of a body over the limit to every operation that reads one."""
+    (too_large,) = problem_responses(413).values()
+    for path in document.get("paths", {}).values():
+        for method in _WITH_BODY & path.keys():
+            path[method]["responses"].setdefault("413", too_large)

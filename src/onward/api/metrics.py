@@ -24,6 +24,7 @@ from prometheus_client import (
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from onward.api.body_limit import LimitedRoute
 from onward.api.deps import current_principal
 from onward.api.native.schemas import problem_responses
 from onward.domain.effects import Decision
@@ -148,7 +149,7 @@ class RequestMetrics:
             )
 
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=LimitedRoute)
 
 
 @router.get(

@@ -14,6 +14,7 @@ AuthenticationError                   401 (``WWW-Authenticate: Bearer``)
 PermissionDeniedError                 403
 NotFoundError                         404
 ConflictError (transition, stale)     409
+BodyTooLargeError                     413 (``limit``: the limit in bytes)
 IdempotencyConflictError              422 (a key reused for another request)
 InvalidDefinitionError, bad fields    422
 RateLimitedError                      429 (``Retry-After``)
@@ -34,6 +35,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onward import errors
+from onward.api.body_limit import BodyTooLargeError
 from onward.errors import PlanInvalidError
 
 #: what a client is told of a server-side failure (the rest goes to the log)
@@ -172,6 +174,19 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def body_too_large(request: Request, exc: Exception) -> Response:
+    """Render a request body over the limit as 413, naming the limit."""
+    assert isinstance(exc, BodyTooLargeError)  # noqa: S101 - registered for it
+    return problem(
+        request,
+        413,
+        code="content-too-large",
+        title="Request body too large",
+        detail=str(exc.detail),
+        limit=exc.limit,
+    )
+
+
 class UnhandledErrors:
     """Turn any exception that escaped into a logged, bare 500 problem."""
 
@@ -212,6 +227,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.OnwardError, onward_error)
     app.add_exception_handler(RequestValidationError, request_invalid)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(BodyTooLargeError, body_too_large)
     app.add_middleware(UnhandledErrors)
 
 

@@ -10,11 +10,10 @@ API's own; every form post carries a CSRF token.
 from datetime import timedelta
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from onward.runtime import Runtime
 from onward.ui.console import Console
-from onward.ui.rendering import STATIC_DIR
+from onward.ui.rendering import STATIC_DIR, ConsoleStatic
 from onward.ui.routes import router
 
 __all__ = ["install"]
@@ -33,4 +32,4 @@ def install(
     """
     app.state.console = Console.build(runtime, poll_interval=poll_interval)
     app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="console-static")
+    app.mount("/static", ConsoleStatic(directory=STATIC_DIR), name="console-static")

@@ -37,6 +37,8 @@ class Console:
     changes: RunChanges
     #: how often a live page's stream looks for new log lines, in seconds
     tick: float
+    #: the largest request body the app reads, in bytes (a form's limit too)
+    max_request_body: int
 
     @classmethod
     def build(
@@ -63,6 +65,7 @@ class Console:
             operations=Operations(store=runtime.store, commands=runtime.commands),
             changes=RunChanges(engine=runtime.engine, poll_interval=poll),
             tick=poll.total_seconds(),
+            max_request_body=runtime.settings.max_request_body,
         )
 
 

@@ -8,10 +8,12 @@ read into the text box in the browser and sent as text.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Final
+from typing import Annotated, Final, NoReturn
 from urllib.parse import parse_qs
 
 from fastapi import Depends, HTTPException, Request
+
+from onward.ui.console import get_console
 
 #: the largest form body accepted (a plan text is the biggest field)
 MAX_FORM_BYTES: Final = 2 * 1024 * 1024
@@ -43,6 +45,25 @@ class Form:
         return bool(self.fields.get(name))
 
 
+async def read_body(request: Request) -> bytes:
+    """Return the request body, read once (the console's routes read it first).
+
+    A body may be ``MAX_FORM_BYTES`` long, or the app's request body limit if
+    that is lower; the 413 of either names the limit.
+
+    Raises:
+        HTTPException: 413 for a body over the limit.
+    """
+    limit = min(MAX_FORM_BYTES, get_console(request).max_request_body)
+    if _declared_over(request.headers.get("content-length", ""), limit):
+        _refuse(limit)
+    # the app's own limit holds while the body is read
+    body = await request.body()
+    if len(body) > limit:
+        _refuse(limit)
+    return body
+
+
 async def read_form(request: Request) -> Form:
     """Return the URL-encoded fields of a request body (an empty form if none).
 
@@ -50,21 +71,27 @@ async def read_form(request: Request) -> Form:
         HTTPException: 413 for a body over the limit, 415 for another media type.
     """
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-        raise HTTPException(status_code=413, detail="The form is too large.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_FORM_BYTES:
-            raise HTTPException(status_code=413, detail="The form is too large.")
+    body = await read_body(request)
     if not body:
         return Form()
     if media != _URLENCODED:
         detail = f"The console accepts {_URLENCODED} forms only."
         raise HTTPException(status_code=415, detail=detail)
-    text = bytes(body).decode("utf-8", errors="replace")
+    text = body.decode("utf-8", errors="replace")
     return Form(parse_qs(text, keep_blank_values=True, max_num_fields=1000))
+
+
+def _declared_over(declared: str, limit: int) -> bool:
+    """Tell whether a ``Content-Length`` passes the limit, however many digits."""
+    digits = declared.strip().lstrip("0")
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    return len(digits) > len(str(limit)) or int(digits) > limit
+
+
+def _refuse(limit: int) -> NoReturn:
+    msg = f"The form is larger than the limit of {limit} bytes."
+    raise HTTPException(status_code=413, detail=msg)
 
 
 #: the submitted form, read once per request (dependencies share it)

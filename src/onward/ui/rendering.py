@@ -14,10 +14,12 @@ import jinja2
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from onward import errors
 from onward.domain.access import Role
-from onward.ui import csrf
+from onward.ui import csrf, forms
 
 #: where the templates and static files are, inside the package
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
@@ -170,7 +172,11 @@ def _from_error(request: Request, exc: errors.OnwardError) -> Response:
 
 
 class ConsoleRoute(APIRoute):
-    """A console route: Onward errors become pages, every answer gets safe headers."""
+    """A console route: Onward errors become pages, every answer gets safe headers.
+
+    It reads the body before its handler runs, so a body over the limit is
+    the console's 413 page wherever it is sent (a live page's stream too).
+    """
 
     def get_route_handler(
         self,
@@ -180,6 +186,7 @@ class ConsoleRoute(APIRoute):
 
         async def handle(request: Request) -> Response:
             try:
+                await forms.read_body(request)
                 response = await handler(request)
             except errors.OnwardError as exc:
                 response = _from_error(request, exc)
@@ -191,3 +198,14 @@ class ConsoleRoute(APIRoute):
             return response
 
         return handle
+
+
+class ConsoleStatic(StaticFiles):
+    """The console's static files; a request's body is read (and limited) first."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read the body, then answer the file."""
+        if scope["type"] == "http":
+            async for _ in Request(scope, receive).stream():
+                pass
+        await super().__call__(scope, receive, send)

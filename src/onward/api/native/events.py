@@ -18,12 +18,17 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 
+from onward.api.body_limit import LimitedRoute
 from onward.api.deps import Reader, ServicesDep
 from onward.api.native.operation_schemas import RunEventOut
 from onward.api.native.schemas import COMMON_PROBLEMS, problem_responses
 from onward.domain.runs import Run
 
-router = APIRouter(tags=["runs"], responses=problem_responses(*COMMON_PROBLEMS))
+router = APIRouter(
+    tags=["runs"],
+    responses=problem_responses(*COMMON_PROBLEMS),
+    route_class=LimitedRoute,
+)
 
 #: how long the client waits before reconnecting, in milliseconds
 _RETRY_MS: Final = 2000

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from onward.api.body_limit import LimitedRoute
 from onward.api.deps import Admin, CurrentPrincipal, Reader, ServicesDep
 from onward.api.idempotency import Idem, Reply
 from onward.api.native.schemas import (
@@ -35,7 +36,9 @@ from onward.api.native.schemas import (
 )
 from onward.service.commands import Caller
 
-router = APIRouter(responses=problem_responses(*COMMON_PROBLEMS))
+router = APIRouter(
+    responses=problem_responses(*COMMON_PROBLEMS), route_class=LimitedRoute
+)
 _WRITE = problem_responses(400, 409)
 
 # -- workspaces --------------------------------------------------------------------

@@ -5,12 +5,13 @@ Native routes of signing in and out: login, logout, and who the caller is.
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from onward.api.body_limit import LimitedRoute
 from onward.api.deps import CurrentPrincipal, ServicesDep
 from onward.api.idempotency import Idem, Reply
 from onward.api.native.schemas import LoginIn, MeOut, TokenOut, problem_responses
 from onward.service.commands import Caller
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=LimitedRoute)
 
 
 @router.post(

@@ -9,13 +9,18 @@ from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from onward.api.body_limit import LimitedRoute
 from onward.api.deps import Operator, Reader, ServicesDep
 from onward.api.idempotency import Idem, Reply
 from onward.api.native.schemas import COMMON_PROBLEMS, NAME_LENGTH, problem_responses
 from onward.domain.triggers import DataObject
 from onward.service.commands import Caller
 
-router = APIRouter(tags=["data objects"], responses=problem_responses(*COMMON_PROBLEMS))
+router = APIRouter(
+    tags=["data objects"],
+    responses=problem_responses(*COMMON_PROBLEMS),
+    route_class=LimitedRoute,
+)
 
 _OBJECTS = "/workspaces/{workspace}/dataclasses/{dataclass}/objects"
 DataClass = Annotated[

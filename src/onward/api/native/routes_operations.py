@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from onward.api.body_limit import LimitedRoute
 from onward.api.deps import Operator, Reader, ServicesDep
 from onward.api.idempotency import Idem, Reply
 from onward.api.native.operation_schemas import (
@@ -18,7 +19,11 @@ from onward.api.native.routes_runs import accepted
 from onward.api.native.schemas import COMMON_PROBLEMS, NAME_LENGTH, problem_responses
 from onward.service.commands import Caller
 
-router = APIRouter(tags=["operations"], responses=problem_responses(*COMMON_PROBLEMS))
+router = APIRouter(
+    tags=["operations"],
+    responses=problem_responses(*COMMON_PROBLEMS),
+    route_class=LimitedRoute,
+)
 _OPERATION = "/workspaces/{workspace}/operations/{operation_id}"
 
 

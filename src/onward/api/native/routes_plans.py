@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from onward import errors
+from onward.api.body_limit import LimitedRoute
 from onward.api.deps import Author, Reader, Services, ServicesDep
 from onward.api.idempotency import Idem, Idempotency, Reply
 from onward.api.native.schemas import (
@@ -39,7 +40,11 @@ from onward.api.native.schemas import (
 from onward.service.commands import Caller
 from onward.service.ports import PlanVersion
 
-router = APIRouter(tags=["plans"], responses=problem_responses(*COMMON_PROBLEMS))
+router = APIRouter(
+    tags=["plans"],
+    responses=problem_responses(*COMMON_PROBLEMS),
+    route_class=LimitedRoute,
+)
 
 _YAML_TYPES: Final = ("application/yaml", "text/yaml", "application/x-yaml")
 _PLAN_BODY: Final[dict[str, Any]] = {

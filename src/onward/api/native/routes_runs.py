@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
+from onward.api.body_limit import LimitedRoute
 from onward.api.deps import Operator, Reader, ServicesDep
 from onward.api.idempotency import Idem, Reply
 from onward.api.native.operation_schemas import AcceptedOut, AuditOut, LogsOut
@@ -39,7 +40,11 @@ from onward.service.commands import Caller, RecoveryOptions
 from onward.service.operations import OperationView
 from onward.service.ports import RunFilter
 
-router = APIRouter(tags=["runs"], responses=problem_responses(*COMMON_PROBLEMS))
+router = APIRouter(
+    tags=["runs"],
+    responses=problem_responses(*COMMON_PROBLEMS),
+    route_class=LimitedRoute,
+)
 
 _RUN: Final = "/workspaces/{workspace}/runs/{run_id}"
 

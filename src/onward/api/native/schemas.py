@@ -71,6 +71,7 @@ class Problem(BaseModel):
     code: str = Field(description="stable short name of the problem type")
     errors: list[ProblemItem] | None = None
     retry_after: int | None = Field(None, description="seconds (429 only)")
+    limit: int | None = Field(None, description="bytes: the body limit (413 only)")
 
 
 # -- auth --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ no role, too low a role, unknown task or action    404     KNAE02102-E
 a method the path does not take                    405     ONWARD-E405
 the task's status does not allow the action        409     ONWARD-E409
 storage unavailable                                412     ONWARD-E412
+a body larger than the server's limit              413     ONWARD-E413
 any other error                                    500     ONWARD-E500
 =================================================  ======  ===============
 
@@ -31,10 +32,10 @@ import structlog
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from onward import errors
+from onward.api.body_limit import LimitedRoute
 from onward.api.dialects.jp1ao.schemas import TASK_STATUS
 from onward.domain.runs import RunStatus
 
@@ -64,6 +65,7 @@ _MESSAGE_IDS: Final = {
     405: "ONWARD-E405",
     409: "ONWARD-E409",
     412: "ONWARD-E412",
+    413: "ONWARD-E413",
     500: "ONWARD-E500",
 }
 _RUN_STATUSES: Final = frozenset(status.value for status in RunStatus)
@@ -197,8 +199,12 @@ def finish(request: Request, response: Response) -> Response:
     return response
 
 
-class Jp1Route(APIRoute):
-    """A route answering in JP1/AO's shapes, whatever goes wrong; GET takes HEAD."""
+class Jp1Route(LimitedRoute):
+    """A route answering in JP1/AO's shapes, whatever goes wrong; GET takes HEAD.
+
+    It reads the body before its handler runs (``LimitedRoute``): a body over
+    the limit is JP1/AO's error information with 413.
+    """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         """Build the route; a GET route answers HEAD too, as HTTP servers do."""

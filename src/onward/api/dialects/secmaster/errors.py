@@ -15,6 +15,7 @@ no, bad or expired credentials or signature   401     SecMaster.00040101
 role too low in the workspace                 403     SecMaster.00040301
 unknown workspace (or no role), instance,     404     SecMaster.00040401
 path, or a method the path does not take
+a body larger than the server's limit         413     SecMaster.00041301
 storage unavailable                           503     SecMaster.00050301
 any other failure (logged)                    500     SecMaster.00050001
 ============================================  ======  ====================
@@ -34,10 +35,10 @@ import structlog
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from onward import errors
+from onward.api.body_limit import LimitedRoute
 
 _log = structlog.get_logger("onward.api.secmaster")
 
@@ -46,6 +47,7 @@ WRONG_STATE: Final = "SecMaster.00040009"
 UNAUTHENTICATED: Final = "SecMaster.00040101"
 FORBIDDEN: Final = "SecMaster.00040301"
 NOT_FOUND: Final = "SecMaster.00040401"
+TOO_LARGE: Final = "SecMaster.00041301"
 INTERNAL: Final = "SecMaster.00050001"
 UNAVAILABLE: Final = "SecMaster.00050301"
 REQUEST_ID: Final = "X-request-id"
@@ -65,7 +67,12 @@ _KINDS: Final = (
     (errors.OnwardError, 500, INTERNAL),
 )
 #: the code of an HTTP error's status (others: INVALID)
-_HTTP_CODES: Final = {401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND}
+_HTTP_CODES: Final = {
+    401: UNAUTHENTICATED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    413: TOO_LARGE,
+}
 #: what each permission lets a role do, as a refusal names it
 _ALLOWS: Final = {
     "read": "viewing playbook instances",
@@ -150,8 +157,12 @@ def vendor_message(exc: errors.OnwardError, path: Mapping[str, str]) -> str:
     return exc.message
 
 
-class SecMasterRoute(APIRoute):
-    """A route answering in SecMaster's shapes, with a request id, always."""
+class SecMasterRoute(LimitedRoute):
+    """A route answering in SecMaster's shapes, with a request id, always.
+
+    It reads the body before its handler runs (``LimitedRoute``): a body over
+    the limit is SecMaster's error with 413.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap the handler: errors become SecMaster errors; add X-request-id."""

@@ -16,6 +16,7 @@ the role does not allow it (or no role)          403
 unknown plan, group, VM, endpoint                404
 method not allowed on the resource               405
 the plan's state does not allow it               409
+a body larger than the server's limit            413
 a body of a media type other than JSON           415
 too many failed logins (token endpoint)          429 (``Retry-After``)
 an operation Onward does not provide             501
@@ -37,6 +38,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from onward import errors
+from onward.api.body_limit import BodyTooLargeError
 from onward.api.dialects.vao import render
 from onward.api.dialects.vao.schemas import UnsupportedMediaTypeError
 from onward.domain.access import GRANTS, Permission, Role
@@ -220,6 +222,8 @@ def vendor_error(request: Request, exc: Exception) -> Response:
         return onward_error_response(request, exc)
     if isinstance(exc, RequestValidationError):
         return validation_error_response(request, exc)
+    if isinstance(exc, BodyTooLargeError):
+        return error_response(request, 413, str(exc.detail))
     if isinstance(exc, HTTPException):
         phrase = HTTPStatus(exc.status_code).phrase
         return error_response(request, exc.status_code, phrase)

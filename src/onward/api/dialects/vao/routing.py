@@ -17,15 +17,19 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, NoReturn
 
 from fastapi import Request, Response
-from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
 
+from onward.api.body_limit import LimitedRoute
 from onward.api.dialects.vao import errors
 
 
-class VaoRoute(APIRoute):
-    """A route matched in any case, answering in the vendor's shapes whatever fails."""
+class VaoRoute(LimitedRoute):
+    """A route matched in any case, answering in the vendor's shapes whatever fails.
+
+    It reads the body before its handler runs (``LimitedRoute``): a body over
+    the limit is Web API's error with 413.
+    """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         """Build the route and its case-insensitive twin of the path's pattern."""

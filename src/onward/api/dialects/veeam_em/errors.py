@@ -16,6 +16,7 @@ the role does not allow it (or no role)          403 ("Access denied")
 unknown job, task, session, resource             404
 a method the resource does not support           405 (``Allow``)
 the job's state does not allow the action        409
+a body larger than the server's limit            413
 too many failed logons                           429 (``Retry-After``)
 anything else                                    500, logged
 storage unavailable                              503 (``Retry-After``)
@@ -30,10 +31,10 @@ from typing import Any, Final
 import structlog
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from onward import errors
+from onward.api.body_limit import BodyTooLargeError, LimitedRoute
 from onward.api.dialects import values
 from onward.api.dialects.veeam_em.render import Element, respond
 from onward.api.dialects.veeam_em.schemas import SESSION_STATES, shown, task_id
@@ -262,8 +263,12 @@ def refused_input(request: Request) -> str | None:
     return None
 
 
-class EmRoute(APIRoute):
-    """A route answering in the vendor's shapes, whatever goes wrong."""
+class EmRoute(LimitedRoute):
+    """A route answering in the vendor's shapes, whatever goes wrong.
+
+    It reads the body before its handler runs (``LimitedRoute``), though no
+    handler reads it: a body over the limit is the vendor's ``Error`` with 413.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap the handler: errors become the vendor's errors."""
@@ -287,6 +292,8 @@ class EmRoute(APIRoute):
                     for error in exc.errors()
                 )
                 return error_response(request, 400, f"Invalid parameters: {names}")
+            except BodyTooLargeError as exc:
+                return error_response(request, 413, str(exc.detail))
             except HTTPException as exc:
                 return error_response(request, exc.status_code, _phrase(exc))
             # the API's edge: the vendor's clients read only the vendor's Error,
