@@ -1,7 +1,9 @@
 """Onward's benchmark: engine overhead, fan-out, continue latency, memory.
 
 Run with ``.venv/bin/python bench/run.py`` (``--large`` for the full sizes of
-DESIGN §6); it prints the figures and rewrites docs/performance.md. The
+DESIGN §6); it prints the figures and rewrites docs/performance.md. The API's
+answer to a run's status is timed against a real ``onward serve`` process while
+100 runs execute (``bench/api_status.py``). The
 distributed section (PostgreSQL, Redis, 1/2/4 ``onward worker`` processes; see
 ``bench/distributed.py``) is measured when both services answer, unless
 ``--no-distributed`` is given.
@@ -21,6 +23,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import api_status
 import distributed
 
 from onward.config import Settings
@@ -231,12 +234,14 @@ def main() -> None:
         rate = asyncio.run(fan_out(work, 1_000))
         latencies = {h: asyncio.run(continue_latency(work, h)) for h in histories}
     base, peak = peak_memory(memory_targets)
+    status = api_status.measure(large=args.large)
     write_report(
         floor=floor,
         per_step=per_step,
         rate=rate,
         latencies=latencies,
         memory=(memory_targets, base, peak),
+        status=status,
         large=args.large,
         cluster=measure_cluster(skip=args.no_distributed),
     )
@@ -259,6 +264,7 @@ def write_report(
     rate: float,
     latencies: dict[int, float],
     memory: tuple[int, float, float],
+    status: api_status.StatusLatency,
     large: bool,
     cluster: distributed.Cluster | str,
 ) -> None:
@@ -292,6 +298,7 @@ def write_report(
             "bounded",
             f"{peak / base:.2f} x baseline",
         ),
+        status_row(status),
     ]
     table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
     text = f"""# Performance
@@ -330,10 +337,27 @@ attempts, 10,000 targets); the default sizes keep the run short.
   figure stays flat as history grows.
 - Memory is bounded by lanes (one small record per started target) and the
   attempts in flight; finished attempts live only in the database.
+- The API figure is timed against a real `onward serve` process (SQLite, the
+  local executor at concurrency {api_status.RUNS}) running {api_status.RUNS} runs
+  of {api_status.STEP_SECONDS} s sleep steps, about {api_status.LOAD:.0f} steps/s
+  of engine work. A client in another process on this machine asks for the
+  runs' status in turn, one request at a time over one connection; each answer
+  is the run's whole stage/target/step/attempt tree, read from the database.
 
 {distributed.cluster_section(cluster, per_step)}"""
     (ROOT / "docs" / "performance.md").write_text(text)
     print(text)
+
+
+def status_row(status: api_status.StatusLatency) -> tuple[str, str, str, str]:
+    """Return the table row of the API's status answers."""
+    return (
+        f"API: a run's status, p50 / p99 of {status.requests:,} requests, "
+        f"while {status.runs} runs execute",
+        f"{status.p50 * 1000:.1f} / {status.p99 * 1000:.1f} ms",
+        "≤ 10 ms p99",
+        f"{status.p99 / 0.010:.2f} x target",
+    )
 
 
 def _cpu() -> str:
