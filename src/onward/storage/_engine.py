@@ -9,7 +9,8 @@ processes writing the same file wait for each other (``busy_timeout``) instead
 of failing when the first one commits.
 
 On every database, JSON is written by :func:`json_dumps` (its strings made
-storable, see :mod:`onward.text`), and a value the driver itself could not
+storable, see :mod:`onward.text`), which stores a :class:`JsonText` (a value
+it has encoded already) as it is, and a value the driver itself could not
 send (a ``TypeError``, ``ValueError`` or ``OverflowError`` it raises, which
 SQLAlchemy lets through as it is) is raised as the ``StatementError`` of a
 value that could not be prepared for the database.
@@ -99,14 +100,23 @@ def create_engine(url: str, *, pool_size: int = 4) -> Engine:
     return engine
 
 
+class JsonText(str):
+    """JSON text put together from the texts of :func:`json_dumps`: stored as it is."""
+
+    __slots__ = ()
+
+
 def json_dumps(value: Any) -> str:
     """Return the JSON text of ``value``, its strings storable (:mod:`onward.text`).
 
-    ``json.dumps`` writes every character that is not ASCII as a ``\\u``
-    escape, and most JSON holds no backslash at all: a search for one (the
-    fastest there is), then for the escape of a NUL or of a surrogate, tells
-    whether the strings must be made storable and the text written again.
+    A :class:`JsonText` is returned as it is. ``json.dumps`` writes every
+    character that is not ASCII as a ``\\u`` escape, and most JSON holds no
+    backslash at all: a search for one (the fastest there is), then for the
+    escape of a NUL or of a surrogate, tells whether the strings must be made
+    storable and the text written again.
     """
+    if type(value) is JsonText:
+        return value
     text = json.dumps(value)
     if "\\" in text and _ESCAPED_UNSTORABLE.search(text) is not None:
         return json.dumps(storable_json(value))

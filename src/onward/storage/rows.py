@@ -9,8 +9,8 @@ the record. Nested records are JSON: lists of plain dicts and lists.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from sqlalchemy import RowMapping
 
@@ -46,6 +46,7 @@ from onward.service.ports import (
     PlanSummary,
     PlanVersion,
 )
+from onward.storage._engine import JsonText, json_dumps
 
 #: one row of a result, as ``result.mappings()`` gives it
 Row = RowMapping
@@ -153,7 +154,7 @@ def lane_to_row(run_id: str, key: LaneKey, lane: Lane) -> dict[str, Any]:
         "target": key.target,
         "status": lane.status.value,
         "cursor": lane.cursor,
-        "steps": [_step_to_json(step) for step in lane.steps],
+        "steps": _steps_json(lane.steps),
         "halted": lane.halted,
     }
 
@@ -436,15 +437,39 @@ def _halt_point_from_json(data: Mapping[str, Any]) -> HaltPoint:
     )
 
 
+#: the JSON texts of step states by identity, each with its state (which keeps
+#: the identity from being reused): a decision replaces one or two states of a
+#: lane and keeps the others, so the others are not encoded again
+_STEP_TEXTS: dict[int, tuple[StepState, str]] = {}
+_STEP_TEXTS_KEPT: Final = 20_000
+
+
+def _steps_json(steps: Sequence[StepState]) -> JsonText:
+    return JsonText(f"[{','.join([_step_text(step) for step in steps])}]")
+
+
+def _step_text(step: StepState) -> str:
+    known = _STEP_TEXTS.get(id(step))
+    if known is not None and known[0] is step:
+        return known[1]
+    text = _step_text_of_value(step)
+    if len(_STEP_TEXTS) >= _STEP_TEXTS_KEPT:
+        _STEP_TEXTS.clear()
+    _STEP_TEXTS[id(step)] = (step, text)
+    return text
+
+
 @functools.lru_cache(maxsize=4096)
-def _step_to_json(step: StepState) -> dict[str, Any]:
-    # step states repeat (most are pending and untried); the dict is never mutated
-    return {
-        "status": step.status.value,
-        "tries": step.tries,
-        "attempts": step.attempts,
-        "error": step.error,
-    }
+def _step_text_of_value(step: StepState) -> str:
+    # equal step states are common (most are pending and untried)
+    return json_dumps(
+        {
+            "status": step.status.value,
+            "tries": step.tries,
+            "attempts": step.attempts,
+            "error": step.error,
+        }
+    )
 
 
 def _step_from_json(data: Mapping[str, Any]) -> StepState:
