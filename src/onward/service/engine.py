@@ -264,21 +264,30 @@ class Engine:
         if state is not None:
             self._states.move_to_end(run_id)
             return state
+        state = await self.stored_state(run_id)
+        self._remember(state)
+        return state
+
+    async def stored_state(self, run_id: str) -> RunState:
+        """Return the run's decision state as stored now, leaving the cache alone.
+
+        For readers: the cached state stays the engine's, so reading a run
+        neither makes the engine load it again nor hands it a state that a
+        commit overtook.
+        """
         loaded = await self.store.load_run(run_id)
         plan = await self.plan_of(loaded.run)
         definition = plan.procedure(loaded.run.procedure)
         if definition is None:
             msg = f"plan {plan.name} has no procedure {loaded.run.procedure!r}"
             raise errors.StorageError(msg)
-        state = RunState(
+        return RunState(
             run=loaded.run,
             plan=plan,
             stages=definition.stages(),
             lanes=loaded.lanes,
             attempts=loaded.attempts,
         )
-        self._remember(state)
-        return state
 
     def forget(self, run_id: str) -> None:
         """Drop a run's cached state (another process may have changed it)."""

@@ -101,12 +101,10 @@ class Queries:
         self.engine = engine
         self.store = engine.store
 
-    async def run_detail(self, run_id: str, *, fresh: bool = True) -> RunDetail:
-        """Return a run with its whole tree (re-read from the store when fresh)."""
-        if fresh:
-            self.engine.forget(run_id)
-        state = await self.engine.state(run_id)
-        lanes = {lane.key: lane for lane in await self.store.list_lanes(run_id)}
+    async def run_detail(self, run_id: str) -> RunDetail:
+        """Return a run with its whole tree, as stored now."""
+        state = await self.engine.stored_state(run_id)
+        lanes = dict(state.lanes)
         by_step: dict[tuple[LaneKey, int], list[Attempt]] = {}
         for attempt in await self.store.list_attempts(run_id):
             by_step.setdefault((attempt.lane, attempt.step), []).append(attempt)

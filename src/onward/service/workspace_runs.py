@@ -41,8 +41,10 @@ class WorkspaceRuns:
 
     async def detail(self, workspace: str, run_id: str) -> RunDetail:
         """Return a run with its whole stage/target/step/attempt tree."""
-        await self.get(workspace, run_id)
-        return await self._queries.run_detail(run_id)
+        detail = await self._queries.run_detail(run_id)
+        if detail.run.workspace != workspace:
+            raise errors.RunNotFoundError(run_id=run_id)
+        return detail
 
     async def list_runs(self, run_filter: RunFilter) -> RunPage:
         """Return one page of the filter's workspace's runs, newest first."""
