@@ -137,6 +137,7 @@ class LocalExecutor:
             if delay > 0:
                 await asyncio.sleep(delay)
         await self._slots.take()
+        slot = Slot(self._slots)
         try:
             if self._closing:
                 return
@@ -146,23 +147,43 @@ class LocalExecutor:
                 worker_id=self.worker_id,
             )
             if work is not None:
-                await self._carry_out(dispatched, work)
+                await self._carry_out(dispatched, work, slot)
         finally:
-            self._slots.give()
+            slot.give()
 
     async def _run_claimed(self, dispatched: DispatchAttempt) -> None:
         """Run an attempt claimed for this worker when it was queued."""
+        slot = Slot(self._slots)
         try:
             work = await self._runner.describe(
                 run_id=dispatched.run_id, attempt_id=dispatched.attempt_id
             )
             if work is not None:
-                await self._carry_out(dispatched, work)
+                await self._carry_out(dispatched, work, slot)
         finally:
-            self._slots.give()
+            slot.give()
 
-    async def _carry_out(self, dispatched: DispatchAttempt, work: Work) -> None:
-        await self._runner.carry_out(work, killed=dispatched.attempt_id in self._killed)
+    async def _carry_out(
+        self, dispatched: DispatchAttempt, work: Work, slot: Slot
+    ) -> None:
+        # the slot is free once the action is over: the decision on its report
+        # may then claim the next attempt in the same transaction
+        await self._runner.carry_out(
+            work, killed=dispatched.attempt_id in self._killed, ended=slot.give
+        )
+
+
+class Slot:
+    """One slot taken from Slots, given back once, however often it is given."""
+
+    def __init__(self, slots: Slots) -> None:
+        self._slots: Slots | None = slots
+
+    def give(self) -> None:
+        """Give the slot back, unless it was given already."""
+        if self._slots is not None:
+            slots, self._slots = self._slots, None
+            slots.give()
 
 
 class Slots:

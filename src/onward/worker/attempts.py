@@ -125,8 +125,18 @@ class AttemptRunner:
             attempt_id,
         )
 
-    async def carry_out(self, work: Work, *, killed: bool = False) -> None:
-        """Run a claimed attempt (unless ``killed`` before it started) and report it."""
+    async def carry_out(
+        self,
+        work: Work,
+        *,
+        killed: bool = False,
+        ended: Callable[[], None] | None = None,
+    ) -> None:
+        """Run a claimed attempt (unless ``killed`` before it started) and report it.
+
+        ``ended`` is called once the action is over, before the report: a
+        caller that limits how many actions run at once may start the next.
+        """
         attempt = work.attempt
         if killed:
             report = Report(
@@ -138,6 +148,8 @@ class AttemptRunner:
                 report = await self._execute(work)
             finally:
                 self._running.pop(attempt.attempt_id, None)
+        if ended is not None:
+            ended()
             # the log before the end, when the database takes it at once
             await self._logs.flush_attempt(attempt.attempt_id)
         if self._stop_reason is not None and report.status is AttemptStatus.CANCELLED:
