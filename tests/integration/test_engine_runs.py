@@ -301,3 +301,32 @@ async def test_a_step_reads_an_earlier_steps_output_through_its_template(
     logs = await runtime.queries.logs(run.run_id)
 
     assert [entry.line for entry in logs] == ["42", "got 42"]
+
+
+async def test_a_busy_executor_claims_the_next_attempt_with_the_last_ones_end(
+    tmp_path: Path,
+) -> None:
+    """With every slot taken, a finished action frees its own for the next claim.
+
+    The next target's attempt is then claimed in the transaction that records
+    the end of the last one: it starts when the last one finished.
+    """
+    store = open_store(f"sqlite:///{tmp_path / 'onward.db'}")
+    settings = Settings(concurrency=1, heartbeat_timeout=60, shutdown_grace=1)
+    runtime = Runtime.open(settings, executes=True, store=store)
+    await runtime.start()
+    try:
+        await runtime.commands.apply_plan(
+            "name: one-by-one\ngroups: [{name: g, parallel: 1, "
+            "targets: [t1, t2, t3], steps: [{name: s, action: noop}]}]"
+        )
+        run = await runtime.commands.start_run("one-by-one")
+        await settle(runtime)
+        attempts = await runtime.store.list_attempts(run.run_id)
+    finally:
+        await runtime.close()
+
+    assert [a.status for a in attempts] == [AttemptStatus.SUCCEEDED] * 3
+    assert [a.started_at for a in attempts[1:]] == [
+        a.finished_at for a in attempts[:-1]
+    ]
