@@ -4,9 +4,12 @@ SqlStore: the Store on SQLite or PostgreSQL, with Core statements and compare-an
 Every public method is one transaction, run from start to end on a worker
 thread of the store's own executor (one hop per call, not per statement): a
 sync engine on a thread is faster than an async driver for the many short
-transactions an engine makes. SQLite gets one thread, since its writes are
-serialised anyway; PostgreSQL gets a few. The statements live in ``_plans``,
-``_runs``, ``_numbers``, ``_work`` and ``_access``, one module per concern.
+transactions an engine makes. SQLite gets one thread for writes, since they
+are serialised anyway, and (a file) one for reads, which WAL lets run beside a
+write: a read, a status request say, never waits behind the commits of busy
+runs. PostgreSQL gets a few threads for both. The statements live in
+``_plans``, ``_runs``, ``_numbers``, ``_work`` and ``_access``, one module per
+concern.
 
 What the database says no to is raised as a ``StorageError``, and as a
 ``StorageRefusedError`` when it is the record itself the database refuses
@@ -74,7 +77,8 @@ class SqlStore:
     Args:
         url: a database URL or a SQLite file's path (see ``open_store``).
         threads: worker threads, and pooled connections; default 1 for SQLite
-            and :data:`DEFAULT_POSTGRES_THREADS` for PostgreSQL.
+            (a SQLite file has one more, for reads) and
+            :data:`DEFAULT_POSTGRES_THREADS` for PostgreSQL.
         migrate: migrate the schema to the latest revision first; without it
             the schema must exist (``onward db upgrade``).
 
@@ -98,6 +102,11 @@ class SqlStore:
                 raise
         self._executor = ThreadPoolExecutor(
             max_workers=threads, thread_name_prefix="onward-db"
+        )
+        self._reader = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="onward-db-read")
+            if _engine.sqlite_path(url) is not None
+            else self._executor
         )
         self._closed = False
 
@@ -430,6 +439,8 @@ class SqlStore:
             return
         self._closed = True
         loop = asyncio.get_running_loop()
+        if self._reader is not self._executor:
+            await loop.run_in_executor(None, self._reader.shutdown)
         await loop.run_in_executor(self._executor, self._engine.dispose)
         self._executor.shutdown(wait=True)
 
@@ -465,7 +476,9 @@ class SqlStore:
             _in_transaction, self._engine, statements, write, *args, **kwargs
         )
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor if write else self._reader, job
+            )
         except exc.SQLAlchemyError as error:
             raise _storage_error(error, statements) from error
 
