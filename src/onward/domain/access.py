@@ -146,6 +146,15 @@ class Principal:
         """Tell whether the principal holds a permission in a workspace."""
         return allows(self.role_in(workspace), permission)
 
+    @property
+    def has_superuser_powers(self) -> bool:
+        """Tell whether a superuser signed in without a key's limits."""
+        return (
+            self.superuser
+            and self.workspace_limit is None
+            and self.role_limit in (None, Role.ADMIN)
+        )
+
 
 _ORDER: Final = (Role.VIEWER, Role.OPERATOR, Role.AUTHOR, Role.ADMIN)
 

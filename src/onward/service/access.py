@@ -319,15 +319,6 @@ def _member_of(binding: RoleBinding, user: User) -> Member:
     )
 
 
-def is_unlimited_superuser(principal: Principal) -> bool:
-    """Tell whether the principal is a superuser signed in without key limits."""
-    return (
-        principal.superuser
-        and principal.workspace_limit is None
-        and principal.role_limit in (None, Role.ADMIN)
-    )
-
-
 def _require_superuser(principal: Principal, action: str) -> None:
-    if not is_unlimited_superuser(principal):
+    if not principal.has_superuser_powers:
         raise errors.SuperuserRequiredError(action=action)

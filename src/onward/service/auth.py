@@ -355,7 +355,7 @@ class AuthService:
         credential = await self._store.get_credential(credential_id)
         if (kind is not None and credential.kind is not kind) or (
             credential.user_id != principal.user_id
-            and not _acts_as_superuser(principal)
+            and not principal.has_superuser_powers
         ):
             raise errors.CredentialNotFoundError(credential_id=credential_id)
         await self._store.revoke_credential(credential_id, at=self._clock.now())
@@ -467,15 +467,6 @@ def within_limits(
             else min(role, principal.role_limit, key=_ROLE_ORDER.index)
         )
     return workspace, role
-
-
-def _acts_as_superuser(principal: Principal) -> bool:
-    """Tell whether the principal has a superuser's powers (no limited key)."""
-    return (
-        principal.superuser
-        and principal.workspace_limit is None
-        and principal.role_limit in (None, Role.ADMIN)
-    )
 
 
 def _hash_password(password: str) -> str:
