@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import argon2
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -21,16 +20,12 @@ from native_helpers import ACCESS_KEY_MASTER
 from onward.api.app import create_app
 from onward.config import Settings
 from onward.runtime import Runtime
-from onward.service import auth as auth_module
 from onward.storage.memory import MemoryStore
 
 
 @pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords with argon2id at its lowest costs: the same format, quickly."""
-    hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth_module, "_HASHER", hasher)
-    monkeypatch.setattr(auth_module, "_DUMMY_HASH", hasher.hash("dummy password"))
+def _cheap_hashes(cheap_hashes: None) -> None:
+    """Hash passwords cheaply in every test here."""
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import argon2
 import httpx
 import pytest
 from dialect_support import (
@@ -45,15 +44,11 @@ from dialect_support import (
 
 from onward.domain.access import Role
 from onward.runtime import Runtime
-from onward.service import auth as auth_module
 
 
 @pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords with argon2id at its lowest costs: the same format, quickly."""
-    hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth_module, "_HASHER", hasher)
-    monkeypatch.setattr(auth_module, "_DUMMY_HASH", hasher.hash("dummy password"))
+def _cheap(cheap_hashes: None) -> None:
+    """Hash passwords cheaply in every test here."""
 
 
 @pytest.fixture

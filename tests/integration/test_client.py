@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-import argon2
 import httpx
 import pytest
 
@@ -27,7 +26,6 @@ from onward.config import Settings
 from onward.domain.access import Role
 from onward.domain.runs import RunStatus
 from onward.runtime import Runtime
-from onward.service import auth as auth_module
 from onward.storage.memory import MemoryStore
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account
@@ -53,11 +51,8 @@ groups:
 
 
 @pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash passwords with argon2id at its lowest costs: the same format, quickly."""
-    hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth_module, "_HASHER", hasher)
-    monkeypatch.setattr(auth_module, "_DUMMY_HASH", hasher.hash("dummy password"))
+def _cheap_hashes(cheap_hashes: None) -> None:
+    """Hash passwords cheaply in every test here."""
 
 
 async def open_runtime(*, access_key_master: str | None = MASTER) -> Runtime:

@@ -8,14 +8,12 @@ import hashlib
 import hmac
 from datetime import timedelta
 
-import argon2
 import pytest
 
 from onward import errors
 from onward.clock import FrozenClock
 from onward.domain.access import CredentialKind, Principal, Role, RoleBinding
 from onward.errors import AccessKeysOffError, SuperuserRequiredError
-from onward.service import auth as auth_module
 from onward.service.access import AccessService
 from onward.service.access_keys import AccessKeys
 from onward.service.auth import AuthService
@@ -25,18 +23,7 @@ MASTER = "unit-test-master-secret-0123456789"
 MESSAGE = b"SDK-HMAC-SHA256\n20260101T000000Z\nabc"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash with argon2id at its lowest costs."""
-    hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth_module, "_HASHER", hasher)
-    monkeypatch.setattr(auth_module, "_DUMMY_HASH", hasher.hash("dummy password"))
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    """Return a frozen clock."""
-    return FrozenClock()
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

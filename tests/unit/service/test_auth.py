@@ -26,18 +26,7 @@ GENERIC_FAILURE = "Invalid username or password"
 PRODUCTION_HASHER = auth_module._HASHER
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash with argon2id at its lowest costs: the same format, in microseconds."""
-    hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth_module, "_HASHER", hasher)
-    monkeypatch.setattr(auth_module, "_DUMMY_HASH", hasher.hash("dummy password"))
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    """Return a clock frozen at 2026-01-01 UTC."""
-    return FrozenClock()
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

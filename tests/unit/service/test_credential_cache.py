@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import argon2
 import pytest
 
 from onward import errors
 from onward.clock import FrozenClock
 from onward.domain.access import Principal
-from onward.service import auth as auth_module
 from onward.service.auth import AuthService
 from onward.service.credential_cache import PasswordCache
 from onward.storage.memory import MemoryStore
@@ -21,18 +19,7 @@ PASSWORD = "correct horse battery"  # noqa: S105 - test data
 ADDRESS = "192.0.2.1"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash with argon2id at its lowest costs."""
-    hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth_module, "_HASHER", hasher)
-    monkeypatch.setattr(auth_module, "_DUMMY_HASH", hasher.hash("dummy password"))
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    """Return a frozen clock."""
-    return FrozenClock()
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

@@ -8,13 +8,11 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
-import argon2
 import pytest
 
 from onward import errors
 from onward.clock import FrozenClock
 from onward.domain.access import Credential, CredentialKind, Role
-from onward.service import auth as auth_module
 from onward.service.auth import DEFAULT_WORKSPACE, AuthService
 from onward.service.credential_cache import PasswordCache
 from onward.service.password_sessions import PasswordSessions
@@ -25,18 +23,7 @@ OTHER_PASSWORD = "another horse battery"  # noqa: S105 - test data
 ADDRESS = "192.0.2.1"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash with argon2id at its lowest costs."""
-    hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth_module, "_HASHER", hasher)
-    monkeypatch.setattr(auth_module, "_DUMMY_HASH", hasher.hash("dummy password"))
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    """Return a frozen clock."""
-    return FrozenClock()
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

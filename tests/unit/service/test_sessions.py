@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-import argon2
 import pytest
 
 from onward import errors
 from onward.clock import FrozenClock
 from onward.domain.access import Role
-from onward.service import auth as auth_module
 from onward.service.auth import DEFAULT_WORKSPACE, AuthService
 from onward.service.sessions import Sessions
 from onward.storage.memory import MemoryStore
@@ -20,18 +18,7 @@ PASSWORD = "correct horse battery"  # noqa: S105 - test data
 ADDRESS = "192.0.2.1"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash with argon2id at its lowest costs: the same format, quickly."""
-    hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth_module, "_HASHER", hasher)
-    monkeypatch.setattr(auth_module, "_DUMMY_HASH", hasher.hash("dummy password"))
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    """Return a clock frozen at 2026-01-01 UTC."""
-    return FrozenClock()
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture
