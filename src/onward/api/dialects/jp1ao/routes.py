@@ -28,7 +28,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.routing import Match
-from starlette.types import Receive, Scope, Send
 
 from onward import errors
 from onward.api.dialects import values
@@ -38,10 +37,10 @@ from onward.api.dialects.jp1ao.errors import (
     Jp1RequestError,
     Jp1Route,
     error_response,
-    finish,
     refusal,
     remember_token,
 )
+from onward.api.dialects.routing import AnyMethod
 from onward.clock import Clock
 from onward.domain.access import Permission, Principal
 from onward.runtime import Runtime
@@ -247,33 +246,22 @@ async def unknown(request: Request) -> Response:
     allowed = _methods_of(request)
     if request.method == "OPTIONS":
         headers = {"Allow": allowed} if allowed else {}
-        response: Response = Response(status_code=200, headers=headers)
-    elif allowed:
+        return Response(status_code=200, headers=headers)
+    if allowed:
         msg = f"The {request.method} method is not supported by this resource."
-        response = error_response(request, 405, msg, headers={"Allow": allowed})
-    else:
-        response = error_response(request, 404, NOT_FOUND_MESSAGE)
-    return finish(request, response)
+        return error_response(request, 405, msg, headers={"Allow": allowed})
+    return error_response(request, 404, NOT_FOUND_MESSAGE)
 
 
-class _Unmatched:
-    """The ASGI app of the dialect's fallback route, which takes any method."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer the request as ``unknown`` does."""
-        response = await unknown(Request(scope, receive))
-        await response(scope, receive, send)
+class _Fallback(AnyMethod, Jp1Route):
+    """A route of what the resources leave: every method, in JP1/AO's shapes."""
 
 
-# the last route, for any path under /Automation (another API version, or the
-# version's own path, too) and any method (Starlette routes an ASGI app so,
-# where it would route a function for GET only): Starlette's own 404, 405 and
-# trailing-slash redirect would answer without JP1/AO's body and headers
-router.add_route(
-    f"{schemas.ROOT}/{{path:path}}",
-    cast("Callable[[Request], Awaitable[Response]]", _Unmatched()),
-    include_in_schema=False,
-)
+#: the last route, for any path under /Automation (another API version, or the
+#: version's own path, too) and any method: Starlette's own 404, 405 and
+#: trailing-slash redirect would answer without JP1/AO's body and headers
+fallback = APIRouter(route_class=_Fallback, include_in_schema=False)
+fallback.add_api_route(f"{schemas.ROOT}/{{path:path}}", unknown)
 
 
 def _methods_of(request: Request) -> str:
