@@ -11,7 +11,6 @@ Huawei Cloud's API gateway (APIG.0101: it routes by path and method alike).
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from http import HTTPMethod
 from typing import Annotated, Final, Self, cast
 
 from fastapi import APIRouter, Depends, Request
@@ -41,8 +40,6 @@ from onward.service.run_scans import FoundRun, RunScans
 
 router = APIRouter(route_class=SecMasterRoute, include_in_schema=False)
 
-#: every method HTTP defines: the gateway answers those a path lacks with a 404
-_METHODS: Final = [method.value for method in HTTPMethod]
 #: the longest workspace or instance id looked up
 _MAX_ID: Final = 128
 
@@ -208,6 +205,5 @@ class _Fallback(AnyMethod, SecMasterRoute):
     """The route of what the others leave: every method, as the gateway answers."""
 
 
-router.add_api_route(
-    "/v1/{path:path}", unknown, methods=_METHODS, route_class_override=_Fallback
-)
+# any method a path lacks, too: the gateway answers it with a 404
+router.add_api_route("/v1/{path:path}", unknown, route_class_override=_Fallback)

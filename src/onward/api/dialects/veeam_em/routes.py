@@ -14,7 +14,6 @@ no resource 404, both in the vendor's ``Error``.
 import uuid
 from base64 import b64decode
 from collections.abc import Awaitable, Callable, Mapping
-from http import HTTPMethod
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Request
@@ -65,8 +64,6 @@ _ACTS: Final[
     "stop": PlanOperations.cancel_newest,
     "retry": PlanOperations.retry_newest,
 }
-#: the methods the vendor's paths answer, if only with 404 or 405 (HTTP's own)
-_METHODS: Final = [method.value for method in HTTPMethod]
 #: the vendor's paths: the root, and the collections with the trees below them
 _ROOTS: Final = ("/api", "/api/")
 _TREES: Final = ("/api/sessionMngr", "/api/logonSessions", "/api/jobs", "/api/tasks")
@@ -258,9 +255,7 @@ class _Fallback(AnyMethod, EmRoute):
 
 # after every resource: what they leave unanswered under the vendor's paths
 for _path in (*_ROOTS, *_TREES, *(f"{tree}/{{path:path}}" for tree in _TREES)):
-    router.add_api_route(
-        _path, no_resource, methods=_METHODS, route_class_override=_Fallback
-    )
+    router.add_api_route(_path, no_resource, route_class_override=_Fallback)
 
 
 def _accepted(request: Request, view: OperationView) -> Response:
