@@ -150,6 +150,7 @@ class AttemptRunner:
                 self._running.pop(attempt.attempt_id, None)
         if ended is not None:
             ended()
+        if not killed:
             # the log before the end, when the database takes it at once
             await self._logs.flush_attempt(attempt.attempt_id)
         if self._stop_reason is not None and report.status is AttemptStatus.CANCELLED:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -20,6 +21,10 @@ from onward.worker.worker import Worker
 
 NOOP_PLAN = (
     "name: quick\ngroups: [{name: g, targets: [t], steps: [{name: s, action: noop}]}]\n"
+)
+ECHO_PLAN = (
+    "name: echo\ngroups: [{name: g, targets: [t], steps: "
+    "[{name: s, action: shell, with: {command: 'echo hello'}}]}]\n"
 )
 SLOW_PLAN = (
     "name: slow\ngroups: [{name: g, targets: [t], steps: "
@@ -86,6 +91,36 @@ async def test_a_second_message_for_a_finished_attempt_does_nothing(
     assert (first, second) == (True, True)
     assert [a.status for a in attempts] == [AttemptStatus.SUCCEEDED]
     assert [entry["event"] for entry in logs] == ["attempt.not_claimed"]
+
+
+async def test_a_steps_log_is_stored_before_its_end_is_reported(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever sees the attempt end can read what it printed: the log goes first."""
+    attempt = await setup.queued(ECHO_PLAN, "echo")
+    store = setup.runtime.store
+    writes: list[str] = []
+    append_logs, commit_run = store.append_logs, store.commit_run
+
+    async def logged(entries: Any) -> None:
+        writes.append("log")
+        await append_logs(entries)
+
+    async def committed(commit: Any) -> None:
+        ended = any(a.finished_at is not None for a in commit.attempts.values())
+        writes.append("end" if ended else "commit")
+        await commit_run(commit)
+
+    monkeypatch.setattr(store, "append_logs", logged)
+    monkeypatch.setattr(store, "commit_run", committed)
+
+    handled = await setup.worker.handle(attempt.run_id, attempt.attempt_id)
+
+    (ended,) = await setup.attempts(attempt.run_id)
+    assert handled is True
+    assert ended.status is AttemptStatus.SUCCEEDED
+    assert "log" in writes
+    assert writes.index("log") < writes.index("end")
 
 
 async def test_a_message_for_an_attempt_running_here_does_nothing(
