@@ -29,13 +29,20 @@ def _cheap_hashes(cheap_hashes: None) -> None:
 
 
 @pytest.fixture
-def runtime() -> Runtime:
+def max_request_body() -> int:
+    """Return the app's request body limit: the default (a module may override it)."""
+    return Settings().max_request_body
+
+
+@pytest.fixture
+def runtime(max_request_body: int) -> Runtime:
     """Return a runtime over a MemoryStore that executes steps here, keys on."""
     settings = Settings(
         concurrency=4,
         heartbeat_timeout=60,
         shutdown_grace=1,
         access_key_master=ACCESS_KEY_MASTER,
+        max_request_body=max_request_body,
     )
     return Runtime.open(settings, executes=True, store=MemoryStore())
 

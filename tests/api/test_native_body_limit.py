@@ -8,12 +8,10 @@ from typing import Any, Final
 import httpx
 import pytest
 import structlog
-from native_helpers import ACCESS_KEY_MASTER, API, QUICK_PLAN, add_user, apply_yaml
+from native_helpers import API, QUICK_PLAN, add_user, apply_yaml
 
-from onward.config import Settings
 from onward.domain.access import Role
 from onward.runtime import Runtime
-from onward.storage.memory import MemoryStore
 
 #: the limit of these tests' app, in bytes
 LIMIT: Final = 4096
@@ -22,16 +20,9 @@ DETAIL: Final = f"The request body is larger than the limit of {LIMIT} bytes."
 
 
 @pytest.fixture
-def runtime() -> Runtime:
-    """Return a runtime whose app reads request bodies of LIMIT bytes at most."""
-    settings = Settings(
-        concurrency=4,
-        heartbeat_timeout=60,
-        shutdown_grace=1,
-        access_key_master=ACCESS_KEY_MASTER,
-        max_request_body=LIMIT,
-    )
-    return Runtime.open(settings, executes=True, store=MemoryStore())
+def max_request_body() -> int:
+    """Return the limit of these tests' app: LIMIT bytes."""
+    return LIMIT
 
 
 @pytest.fixture
