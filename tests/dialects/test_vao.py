@@ -95,41 +95,26 @@ async def test_the_continue_example_continues_the_halted_plan(
     assert audit[-1].actor == "ann"
 
 
-async def test_the_failover_example_fails_the_replica_plan_over(
-    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
+@pytest.mark.parametrize(
+    ("plan", "name", "plan_type"),
+    [
+        pytest.param(REPLICA, "web-dr", "Replica", id="replica"),
+        pytest.param(STORAGE, "san-dr", "Storage", id="storage"),
+    ],
+)
+async def test_the_failover_example_fails_the_plan_over(
+    runtime: Runtime,
+    vao: httpx.AsyncClient,
+    ann: dict[str, str],
+    plan: str,
+    name: str,
+    plan_type: str,
 ) -> None:
-    """POST .../Failover with the example's body (its spelling): 200, failed over."""
-    await apply_as(runtime, REPLICA, SEED_PLAN)
+    """POST .../Failover with the example's body (its spelling): 200, failed over.
 
-    answer = await vao.post(
-        f"https://vao.example:9898/api/v3/Plans/{SEED_PLAN}/Failover",
-        headers={**ann, "Content-Type": "application/json"},
-        content=(
-            b'{ "executeChainedPlans": false, "restorepointDate": '
-            b'"2026-03-01T00:00:00", "protectStorageVolumes": false }'
-        ),
-    )
-    await settle(runtime)
-    run = await newest_run(runtime, "web-dr")
-    body = await plan_body(vao, ann)
-
-    assert answer.status_code == 200
-    assert answer.content == b""
-    assert run.procedure == "failover"
-    assert run.params["restore_point"] == "2026-03-01T00:00:00+00:00"
-    assert run.status is RunStatus.SUCCEEDED
-    assert (body["state"], body["stateName"], body["planType"]) == (
-        "Failover",
-        "FAILOVER",
-        "Replica",
-    )
-
-
-async def test_the_failover_example_fails_the_storage_plan_over(
-    runtime: Runtime, vao: httpx.AsyncClient, ann: dict[str, str]
-) -> None:
-    """The same request on a storage plan: 200, its failover runs, FAILOVER."""
-    await apply_as(runtime, STORAGE, SEED_PLAN)
+    A replica plan and a storage plan alike: its failover runs, FAILOVER.
+    """
+    await apply_as(runtime, plan, SEED_PLAN)
     ready = await plan_body(vao, ann)
 
     answer = await vao.post(
@@ -141,10 +126,10 @@ async def test_the_failover_example_fails_the_storage_plan_over(
         ),
     )
     await settle(runtime)
-    run = await newest_run(runtime, "san-dr")
+    run = await newest_run(runtime, name)
     body = await plan_body(vao, ann)
 
-    assert (ready["planType"], ready["stateName"]) == ("Storage", "READY")
+    assert (ready["planType"], ready["stateName"]) == (plan_type, "READY")
     assert answer.status_code == 200
     assert answer.content == b""
     assert run.procedure == "failover"
@@ -153,7 +138,7 @@ async def test_the_failover_example_fails_the_storage_plan_over(
     assert (body["state"], body["stateName"], body["planType"]) == (
         "Failover",
         "FAILOVER",
-        "Storage",
+        plan_type,
     )
     assert (body["groupsCount"], body["vmsCount"]) == (1, 2)
 
